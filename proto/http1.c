@@ -1,0 +1,1 @@
+#include "proto/http1.h"

@@ -1,0 +1,67 @@
+/* proxy/naming.h - a worker's view of names: the configured namers (io.l5d.fs), the
+ * built-in ones (/$/inet, /$/fail, /$/nil, rewriting namers) and endpoint sets.
+ *
+ * Nothing here blocks the loop: host names are resolved by a resolver thread and files
+ * are re-read when inotify says they changed; until a first answer arrives a name is
+ * "pending". naming_bind() evaluates a request's path through the router's dtab (plus
+ * the request's local dtab) and picks one union branch; callers whose name is pending
+ * park the request and retry when the on-change callback fires, failing it with 503
+ * after the router's binding timeout. */
+#ifndef MESH_PROXY_NAMING_H
+#define MESH_PROXY_NAMING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+
+struct cfg;
+struct dtab;
+struct naming;
+
+struct endpoint {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    double weight; /* from "host port * weight"; 1.0 otherwise */
+};
+
+/* Immutable once published; shared by reference. */
+struct endpoint_set {
+    unsigned refs;
+    uint64_t version; /* changes whenever the addresses change */
+    size_t n;
+    struct endpoint e[];
+};
+
+struct endpoint_set *endpoint_set_ref(struct endpoint_set *s);
+struct endpoint_set *endpoint_set_unref(struct endpoint_set *s); /* returns NULL */
+
+/* The outcome of naming_bind(). */
+struct name_bound {
+    char id[512];        /* bound id: "/$/inet/127.0.0.1/8080", "/#/io.l5d.fs/world" */
+    char residual[512];  /* "" or "/rest/of/path" */
+    struct endpoint_set *eps; /* referenced; may hold 0 endpoints */
+};
+
+/* Starts the namers of <cfg> on <loop> (the worker's). NULL with <err> filled (one line)
+ * when a namer cannot start (e.g. rootDir missing). */
+struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen);
+struct naming *naming_free(struct naming *n);
+
+/* <cb>(<ctx>) runs whenever any name's state changes (a DNS answer, a file edit). */
+void naming_set_on_change(struct naming *n, void (*cb)(void *ctx), void *ctx);
+
+/* Binds <path> through <dtab> (the router's dtab, with any request-local dentries already
+ * appended). Returns:
+ *   0        *ret filled (release with name_bound_fini)
+ *   -EAGAIN  pending: some namer has not answered yet
+ *   -ENOENT  no route (neg/empty): <why> says so, for a 503 body
+ *   -EIO     a failure (!, /$/fail, unreadable file, malformed namer file): <why>
+ *   -EINVAL  <path> is not a valid path */
+int naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t len,
+                struct name_bound *ret, char *why, size_t whylen);
+void name_bound_fini(struct name_bound *b);
+
+#endif
