@@ -1,0 +1,388 @@
+/* tools/testsrv.c - mesh-testsrv, a small HTTP/1.1 server with misbehaviours on demand:
+ * the fake upstream of the integration tests and the demo's backend.
+ *
+ *   mesh-testsrv [--name NAME] [--ip IP] PORT
+ *
+ * One thread per connection, blocking I/O, keep-alive. What it answers depends on the
+ * request path (the query holds the parameters):
+ *   /                     "<NAME> (<ip>:<port>)\n" - who answered
+ *   /echo                 the request body back (streamed, same framing kind)
+ *   /headers              the request head as received
+ *   /slow?ms=N            waits N ms, then answers like /
+ *   /big?bytes=N          N bytes of body with Content-Length, streamed
+ *   /chunked?n=N          N chunks of "chunk K\n" with chunked coding
+ *   /close                a body delimited by closing the connection (no length)
+ *   /status?code=N        an empty response with that status
+ *   /reset                closes the connection without answering
+ *   /hang                 never answers (until the client goes away)
+ *   /trickle?n=N          N bytes, one byte every 10 ms
+ * It prints "listening on IP:PORT" once ready (PORT 0 picks a free port). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/net.h"
+#include "proto/http1.h"
+
+#define TESTSRV_BUF (64 * 1024)
+
+static const char *srv_name = "testsrv";
+static char srv_addr[80];
+
+struct client {
+    int fd;
+    char buf[TESTSRV_BUF];
+    size_t len;
+};
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+static long
+query_num(const char *target, size_t tlen, const char *key, long def)
+{
+    char t[1024];
+    const char *q;
+    size_t klen = strlen(key);
+
+    snprintf(t, sizeof(t), "%.*s", (int) tlen, target);
+    q = strchr(t, '?');
+    while (q) {
+        q++;
+        if (strncmp(q, key, klen) == 0 && q[klen] == '=')
+            return strtol(q + klen + 1, NULL, 10);
+        q = strchr(q, '&');
+    }
+    return def;
+}
+
+static bool
+path_is(const struct http1_request *r, const char *p)
+{
+    size_t n = strlen(p);
+
+    return r->target_len >= n && memcmp(r->target, p, n) == 0 &&
+           (r->target_len == n || r->target[n] == '?');
+}
+
+/* Reads more into c->buf. Returns bytes read, 0 on EOF, -1 on error or full. */
+static ssize_t
+fill(struct client *c)
+{
+    ssize_t n;
+
+    if (c->len == sizeof(c->buf))
+        return -1;
+    do
+        n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+    while (n == -1 && errno == EINTR);
+    if (n > 0)
+        c->len += (size_t) n;
+    return n;
+}
+
+static void
+consume(struct client *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static int
+respond(int fd, int status, const char *extra, const char *body, size_t body_len, bool close_it)
+{
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n%s%s\r\n",
+                     status, body_len, extra ? extra : "", close_it ? "Connection: close\r\n" : "");
+
+    if (write_all(fd, head, (size_t) n) != 0)
+        return -1;
+    return body_len ? write_all(fd, body, body_len) : 0;
+}
+
+/* Reads the request body and, when <echo>, sends it back with the same framing. */
+static int
+handle_body(struct client *c, const struct http1_request *r, bool echo, bool close_it)
+{
+    if (r->body == HTTP1_BODY_LENGTH) {
+        uint64_t left = r->content_length;
+        char head[256];
+
+        if (echo) {
+            int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n%s\r\n",
+                             (unsigned long long) left, close_it ? "Connection: close\r\n" : "");
+
+            if (write_all(c->fd, head, (size_t) n) != 0)
+                return -1;
+        }
+        while (left) {
+            size_t take;
+
+            if (c->len == 0 && fill(c) <= 0)
+                return -1;
+            take = c->len < left ? c->len : (size_t) left;
+            if (echo && write_all(c->fd, c->buf, take) != 0)
+                return -1;
+            consume(c, take);
+            left -= take;
+        }
+        if (echo)
+            return 0;
+    } else if (r->body == HTTP1_BODY_CHUNKED) {
+        struct http1_chunked ch = {0};
+
+        if (echo) {
+            const char *h = close_it
+                                ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+            if (write_all(c->fd, h, strlen(h)) != 0)
+                return -1;
+        }
+        for (;;) {
+            size_t used = 0;
+            struct http1_error err;
+            int rc;
+
+            if (c->len == 0 && fill(c) <= 0)
+                return -1;
+            rc = http1_chunked_scan(&ch, c->buf, c->len, &used, &err);
+            if (rc < 0)
+                return -1;
+            if (echo && write_all(c->fd, c->buf, used) != 0)
+                return -1;
+            consume(c, used);
+            if (rc == 1)
+                break;
+        }
+        if (echo)
+            return 0;
+    }
+    if (echo)
+        return respond(c->fd, 200, NULL, "", 0, close_it);
+    return 0;
+}
+
+static void *
+client_main(void *arg)
+{
+    struct client *c = arg;
+    struct http1_limits lim = {.max_request_line = 8192, .max_head = 32768, .max_headers = 100};
+
+    for (;;) {
+        struct http1_header hdrs[100];
+        struct http1_request r;
+        struct http1_error err;
+        char body[1024];
+        bool close_it;
+        int rc;
+
+        rc = http1_parse_request(c->buf, c->len, &lim, hdrs, 100, &r, &err);
+        if (rc == -EAGAIN) {
+            if (fill(c) <= 0)
+                break;
+            continue;
+        }
+        if (rc < 0) {
+            (void) respond(c->fd, err.status, NULL, err.reason, strlen(err.reason), true);
+            break;
+        }
+        close_it = !r.keep_alive;
+        if (path_is(&r, "/echo")) {
+            consume(c, (size_t) rc);
+            if (handle_body(c, &r, true, close_it) != 0)
+                break;
+            if (close_it)
+                break;
+            continue;
+        }
+        if (path_is(&r, "/headers")) {
+            int n = respond(c->fd, 200, NULL, c->buf, (size_t) rc, close_it);
+
+            consume(c, (size_t) rc);
+            if (n != 0 || handle_body(c, &r, false, close_it) != 0 || close_it)
+                break;
+            continue;
+        }
+        /* the rest ignore the request body */
+        {
+            struct http1_request copy = r;
+            char target[1024];
+
+            snprintf(target, sizeof(target), "%.*s", (int) r.target_len, r.target);
+            copy.target = target;
+            consume(c, (size_t) rc);
+            if (handle_body(c, &r, false, close_it) != 0)
+                break;
+            r = copy;
+        }
+        if (path_is(&r, "/reset")) {
+            struct linger lg = {1, 0};
+
+            (void) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            break;
+        }
+        if (path_is(&r, "/hang")) {
+            while (fill(c) > 0)
+                c->len = 0;
+            break;
+        }
+        if (path_is(&r, "/slow"))
+            usleep((useconds_t) query_num(r.target, r.target_len, "ms", 100) * 1000);
+        if (path_is(&r, "/status")) {
+            long code = query_num(r.target, r.target_len, "code", 200);
+
+            if (respond(c->fd, (int) code, NULL, "", 0, close_it) != 0 || close_it)
+                break;
+            continue;
+        }
+        if (path_is(&r, "/big")) {
+            long total = query_num(r.target, r.target_len, "bytes", 1024);
+            char head[256], chunk[16384];
+            int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n%s\r\n",
+                             total, close_it ? "Connection: close\r\n" : "");
+
+            memset(chunk, 'x', sizeof(chunk));
+            if (write_all(c->fd, head, (size_t) n) != 0)
+                break;
+            while (total > 0) {
+                size_t k = total < (long) sizeof(chunk) ? (size_t) total : sizeof(chunk);
+
+                if (write_all(c->fd, chunk, k) != 0)
+                    goto out;
+                total -= (long) k;
+            }
+            if (close_it)
+                break;
+            continue;
+        }
+        if (path_is(&r, "/chunked")) {
+            long n = query_num(r.target, r.target_len, "n", 3);
+            const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+            if (write_all(c->fd, h, strlen(h)) != 0)
+                break;
+            for (long k = 0; k < n; k++) {
+                char line[64], data[64];
+                int dl = snprintf(data, sizeof(data), "chunk %ld\n", k);
+                int ll = snprintf(line, sizeof(line), "%x\r\n%s\r\n", dl, data);
+
+                if (write_all(c->fd, line, (size_t) ll) != 0)
+                    goto out;
+            }
+            if (write_all(c->fd, "0\r\n\r\n", 5) != 0 || close_it)
+                break;
+            continue;
+        }
+        if (path_is(&r, "/close")) {
+            const char *h = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close\n";
+
+            (void) write_all(c->fd, h, strlen(h));
+            break;
+        }
+        if (path_is(&r, "/trickle")) {
+            long n = query_num(r.target, r.target_len, "n", 10);
+            char head[128];
+            int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", n);
+
+            if (write_all(c->fd, head, (size_t) hl) != 0)
+                break;
+            for (long k = 0; k < n; k++) {
+                usleep(10000);
+                if (write_all(c->fd, "t", 1) != 0)
+                    goto out;
+            }
+            continue;
+        }
+        snprintf(body, sizeof(body), "%s (%s)\n", srv_name, srv_addr);
+        if (respond(c->fd, 200, NULL, body, strlen(body), close_it) != 0 || close_it)
+            break;
+    }
+out:
+    (void) close(c->fd);
+    free(c);
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *ip = "127.0.0.1";
+    int port = -1, fd;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+            srv_name = argv[++i];
+        else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc)
+            ip = argv[++i];
+        else
+            port = atoi(argv[i]);
+    }
+    if (port < 0) {
+        fprintf(stderr, "usage: mesh-testsrv [--name NAME] [--ip IP] PORT\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    fd = net_listen_tcp(ip, (uint16_t) port, false, 1024);
+    if (fd < 0) {
+        fprintf(stderr, "mesh-testsrv: cannot listen on %s:%d: %s\n", ip, port, strerror(-fd));
+        return 1;
+    }
+    snprintf(srv_addr, sizeof(srv_addr), "%s:%d", ip, net_local_port(fd));
+    printf("listening on %s\n", srv_addr);
+    fflush(stdout);
+    for (;;) {
+        pthread_t t;
+        struct client *c;
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        int one = 1;
+
+        if (cfd == -1) {
+            if (errno == EAGAIN || errno == EINTR) {
+                fd_set rs;
+
+                FD_ZERO(&rs);
+                FD_SET(fd, &rs);
+                (void) select(fd + 1, &rs, NULL, NULL, NULL);
+            }
+            continue;
+        }
+        (void) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            (void) close(cfd);
+            continue;
+        }
+        c->fd = cfd;
+        if (pthread_create(&t, NULL, client_main, c) != 0) {
+            (void) close(cfd);
+            free(c);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}
