@@ -1,0 +1,40 @@
+# tools/lib/deps.sh - installs what the build and the tests need on Debian 12, quietly
+# and only when something is missing. Sourced by tools/test, tools/demo and bench/run.
+
+MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev check curl python3"
+
+mesh_missing_pkgs() {
+    local p missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    echo "$missing"
+}
+
+# mesh_ensure_pkgs PKG... : apt-get installs the missing ones (as root, or through sudo).
+mesh_ensure_pkgs() {
+    local missing sudo=""
+    missing=$(mesh_missing_pkgs "$@")
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null; then sudo="sudo"; else
+            echo "missing packages:$missing (run as root or install them)" >&2
+            return 1
+        fi
+    fi
+    echo "installing:$missing" >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    # shellcheck disable=SC2086
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# mesh_build DIR [meson options...] : configures DIR once, then builds it.
+mesh_build() {
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    ninja -C "$dir" >/dev/null
+}
