@@ -32,6 +32,10 @@ struct stats_hist;
  * each, MAP_SHARED so forked children share it. Start-up only: NULL on failure. */
 struct stats_shm *stats_shm_new(unsigned n_regions, unsigned max_entries, unsigned max_hists);
 void stats_shm_free(struct stats_shm *shm);
+/* Bytes of one writer region (a page multiple): its entry table and histogram pool.
+ * Pages are touched only as entries and histograms are used, so a worker's resident
+ * share is usually far smaller. For start-up logs and tests. */
+size_t stats_shm_region_size(const struct stats_shm *shm);
 
 /* Master: picks a free region for a new worker (before fork) and marks it used.
  * Returns the region index, or -ENOSPC when all are taken. */
@@ -45,7 +49,8 @@ struct stats_region *stats_shm_region(struct stats_shm *shm, int idx);
 
 /* Worker: find-or-create. Return a pointer to the value cell, stable for the life of
  * the region, or NULL when the region is full (the caller then counts nothing; the
- * region also counts how many names did not fit, exported as "stats/overflow").
+ * region also counts how many names did not fit, exported as "stats/overflow"). Asking
+ * for an existing name with another kind is a caller bug: NULL, counted the same way.
  * Creating scans the worker's own index, so callers look names up once and keep the
  * pointer (per router, per service, per client), not per request. */
 uint64_t *stats_counter(struct stats_region *r, const char *name);
