@@ -6,7 +6,8 @@
  * but meshd does not implement are reported as unsupported, by name. Every error names
  * file, line, column and key, and says what was expected.
  *
- * A struct cfg is immutable once loaded and owns all its strings. */
+ * A struct cfg is immutable once loaded and owns all its strings. docs/config.md lists
+ * every key, its default and what meshd does with it. */
 #ifndef MESH_COMMON_CFG_H
 #define MESH_COMMON_CFG_H
 
@@ -16,10 +17,28 @@
 
 struct strbuf;
 
-/* Problems found while loading: one line each, "FILE:LINE:COL: KEY: message\n". */
+/* Problems found while loading: one line each, "FILE:LINE:COL: KEY: message\n", in
+ * document order. LINE and COL are 1-based; KEY is the key path, e.g.
+ * "routers[0].servers[1].port", or "(file)" (unreadable file, LINE:COL 1:1), "(yaml)"
+ * (YAML syntax error) or "(root)" (the document itself). */
 struct cfg_err {
-    unsigned n_errors;
-    char text[8192]; /* the lines; truncated with a final "...\n" if longer */
+    unsigned n_errors; /* all problems found, including lines that did not fit in <text> */
+    char text[8192];   /* the lines; truncated with a final "...\n" if longer */
+};
+
+/* A key kept as written for a section that a later module interprets (io.l5d.k8s namer,
+ * interpreter transformers). Nested keys are flattened: "a.b", "list[0]". */
+struct cfg_kv {
+    char *key;
+    char *value; /* the scalar as written */
+};
+
+/* One entry of a router's interpreter.transformers, kept raw (not interpreted yet). */
+struct cfg_transformer {
+    char *kind;   /* as written, e.g. "io.l5d.k8s.daemonset"; any kind is accepted */
+    char *prefix; /* as written; defaults to <kind> */
+    struct cfg_kv *params; /* every other key */
+    size_t n_params;
 };
 
 enum cfg_identifier_kind {
@@ -80,20 +99,30 @@ struct cfg_router {
     uint32_t max_headers_kb;      /* maxHeadersKB, default 8 */
     uint32_t max_initial_line_kb; /* maxInitialLineKB, default 4 */
     uint32_t binding_timeout_ms;  /* bindingTimeoutMs, default 10000 */
-    /* interpreter.transformers are parsed by the naming issue; kept as-is for now */
+    /* interpreter.kind must be "default"; interpreter.transformers are kept raw for the
+     * naming module, in order (added field). */
+    struct cfg_transformer *transformers;
+    size_t n_transformers;
 };
 
 struct cfg_namer {
-    char *kind;     /* "io.l5d.fs" (implemented), others reported unsupported */
-    char *prefix;   /* default "io.l5d.fs" for fs; paths are /#/<prefix>/... */
-    char *root_dir; /* io.l5d.fs rootDir (required) */
+    char *kind;     /* "io.l5d.fs" (implemented), "io.l5d.k8s" (kept raw), others unsupported */
+    char *prefix;   /* default: the kind; paths are /#/<prefix>/...; stored without leading '/' */
+    char *root_dir; /* io.l5d.fs rootDir (required); NULL for other kinds */
+    struct cfg_kv *params; /* io.l5d.k8s: host, port, labelSelector, experimental as written
+                            * (added field); none for io.l5d.fs */
+    size_t n_params;
 };
 
 struct cfg_telemetry {
-    char *kind;          /* "io.l5d.zipkin", "io.l5d.prometheus", ... */
-    char *host;          /* zipkin: Scribe host, default "localhost" */
+    char *kind;          /* "io.l5d.zipkin", "io.l5d.prometheus", "io.l5d.recentRequests" */
+    char *host;          /* zipkin: Scribe host, default "localhost"; NULL for other kinds */
     uint16_t port;       /* zipkin: Scribe port, default 9410 */
-    double sample_rate;  /* zipkin: default 0.001 */
+    double sample_rate;  /* zipkin: default 0.001; recentRequests: required; 0..1 */
+    /* added fields */
+    char *path;          /* prometheus: default "/admin/metrics/prometheus"; else NULL */
+    char *prefix;        /* prometheus: metric name prefix, default ""; else NULL */
+    uint32_t capacity;   /* recentRequests: traces kept, default 10 */
 };
 
 struct cfg_admin {
@@ -104,7 +133,7 @@ struct cfg_admin {
 /* meshd-only settings, top-level key "meshd". */
 struct cfg_meshd {
     unsigned workers;            /* 0 = number of online CPUs (default) */
-    char *run_dir;               /* default "/run/meshd" when root, else "$TMPDIR|/tmp/meshd-$UID" */
+    char *run_dir;               /* default "/run/meshd" when euid 0, else "/tmp/meshd-<euid>" */
     char *agent_socket;          /* default "ipc://<run_dir>/spans.ipc" */
     char *log_level;             /* default "notice" */
     uint32_t max_headers;        /* header count per message, default 100 */
@@ -128,16 +157,19 @@ struct cfg {
 };
 
 /* Loads and validates <path>. Returns NULL and fills <err> (all problems found, not just
- * the first) when the file cannot be read or is invalid. */
+ * the first) when the file cannot be read or is invalid; <err> may be NULL. <err> is
+ * reset on entry, so n_errors is 0 on success. */
 struct cfg *cfg_load(const char *path, struct cfg_err *err);
 
-/* Same, from memory; <name> is used in error messages. */
+/* Same, from the <len> bytes at <text> (no NUL needed); <name> is used in error messages
+ * and as cfg->path ("<string>" when NULL). */
 struct cfg *cfg_parse(const char *text, size_t len, const char *name, struct cfg_err *err);
 
 /* Frees <cfg>; NULL is a no-op. Returns NULL. */
 struct cfg *cfg_free(struct cfg *cfg);
 
-/* The effective config (defaults filled in) as a JSON object, for /config.json. */
+/* The effective config (defaults filled in) as a JSON object, for /config.json. It uses
+ * the YAML key names, so it loads back through cfg_parse() as the same config. */
 void cfg_to_json(const struct cfg *cfg, struct strbuf *out);
 
 #endif
