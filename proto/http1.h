@@ -8,7 +8,15 @@
  * field names are tokens, field values have no CTLs except HTAB, Content-Length together
  * with Transfer-Encoding is an error, differing duplicate Content-Length is an error, a
  * Transfer-Encoding other than exactly one final "chunked" is an error, an HTTP/1.1
- * request needs exactly one Host. Every rejection sets an HTTP status and a reason. */
+ * request needs exactly one Host. Every rejection sets an HTTP status and a reason.
+ *
+ * Beyond those, and also documented rule by rule in docs/http1-parser.md: a request-target
+ * must fit its method (authority-form only for CONNECT, "*" only for OPTIONS, otherwise
+ * origin-form or "scheme://" absolute-form); a Host value with whitespace, ",", "/", "?",
+ * "#" or "@" is an error; a Connection option naming Host or Content-Length is an error
+ * (dropping them as hop-by-hop would change routing or framing); responses get the same
+ * Transfer-Encoding rule as requests (only a lone final "chunked"), so an upstream never
+ * makes the proxy read a non-chunked coding until close. */
 #ifndef MESH_PROTO_HTTP1_H
 #define MESH_PROTO_HTTP1_H
 
@@ -57,6 +65,9 @@ enum http1_body {
 struct http1_limits {
     size_t max_request_line; /* bytes, excluding CRLF; over it: 414 */
     size_t max_head;         /* bytes of the whole head incl. request line; over it: 431 */
+    /* Leading empty lines count towards max_head but not max_request_line. Both limits are
+     * enforced as soon as the bytes present pass them, before the head is complete, so a
+     * caller whose buffer holds max_head bytes never waits on a head that cannot fit. */
     size_t max_headers;      /* count; over it: 431 (also bounded by the caller's array) */
 };
 
@@ -78,9 +89,9 @@ struct http1_request {
     const char *host; /* value of the Host header, NULL when absent */
     size_t host_len;
     enum http1_body body;   /* NONE, LENGTH or CHUNKED for requests */
-    uint64_t content_length; /* with HTTP1_BODY_LENGTH */
+    uint64_t content_length; /* with HTTP1_BODY_LENGTH (may be 0); 0 otherwise */
     bool keep_alive;       /* after version default and Connection: close/keep-alive */
-    bool expect_continue;  /* Expect: 100-continue present */
+    bool expect_continue;  /* Expect: 100-continue present (HTTP/1.1 only, RFC 9110 10.1.1) */
     bool is_head;          /* method is HEAD */
     bool has_upgrade;      /* Upgrade present (the proxy does not tunnel: ignored, removed) */
 };
@@ -101,14 +112,18 @@ struct http1_response {
  * that <req> will point to. Returns the length of the head (through the empty line) on
  * success, -EAGAIN when <buf> holds an incomplete head that is still within <lim>, or
  * -EBADMSG with <err> filled. Leading empty lines (CRLF) before the request line are
- * skipped as RFC 9112 2.2 allows and counted in the returned length. */
+ * skipped as RFC 9112 2.2 allows and counted in the returned length. <lim> is required.
+ * <req> is written only on success, <err> only on -EBADMSG; on success the headers array
+ * holds req->n_headers fields in arrival order. Bytes after the head (a body, a pipelined
+ * request) are not looked at. */
 int http1_parse_request(const char *buf, size_t len, const struct http1_limits *lim,
                         struct http1_header *headers, size_t max_headers,
                         struct http1_request *req, struct http1_error *err);
 
 /* Parses a response head. <request_was_head> and the status decide the framing
  * (HEAD, 1xx, 204 and 304 have no body). Same returns as http1_parse_request(); an error
- * has status 502 (the proxy answers the client with it). */
+ * has status 502 (the proxy answers the client with it), and its reason says what the
+ * upstream got wrong. No leading empty lines are skipped before the status line. */
 int http1_parse_response(const char *buf, size_t len, const struct http1_limits *lim,
                          bool request_was_head, struct http1_header *headers,
                          size_t max_headers, struct http1_response *rsp,
@@ -127,7 +142,8 @@ struct http1_chunked {
 /* Scans <len> bytes of body. Returns 1 when the message ended within <buf> (then
  * *ret_used is the number of bytes that belong to this message), 0 when all <len> bytes
  * belong to the body and more are needed (*ret_used = len), -EBADMSG with <err> filled
- * on bad framing. A size or trailer line longer than 4096 bytes is an error. */
+ * on bad framing. A size or trailer line longer than 4096 bytes is an error. Once it has
+ * returned 1 it keeps returning 1 with *ret_used = 0; once it has failed it keeps failing. */
 int http1_chunked_scan(struct http1_chunked *c, const char *buf, size_t len, size_t *ret_used,
                        struct http1_error *err);
 
