@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct strbuf;
 struct dtab;
@@ -27,16 +28,25 @@ struct dtab_err {
 };
 
 /* Parses <text>. Returns NULL and fills <err> on a syntax error; the empty string is
- * the empty dtab. */
+ * the empty dtab. Never aborts: out of memory is reported as an error ("out of memory"),
+ * since request headers (l5d-dtab) are parsed with it. <err> may be NULL. */
 struct dtab *dtab_parse(const char *text, size_t len, struct dtab_err *err);
 
-/* A new dtab: the dentries of <a> followed by those of <b> (either may be NULL). */
+/* A new dtab: the dentries of <a> followed by those of <b> (either may be NULL). Returns
+ * NULL only when out of memory. */
 struct dtab *dtab_concat(const struct dtab *a, const struct dtab *b);
 
 struct dtab *dtab_free(struct dtab *d);
 size_t dtab_size(const struct dtab *d); /* number of dentries */
 
-/* Finagle's Dtab.show: "prefix=>tree;prefix=>tree", no spaces. */
+/* A number unique to <d> in this process, never reused (even after <d> is freed): a safe
+ * cache key where a pointer could be recycled. 0 for NULL. Dtabs are immutable. */
+uint64_t dtab_serial(const struct dtab *d);
+
+/* Finagle's Dtab.show: "prefix=>tree;prefix=>tree", no spaces: Alt as "/a|/b", Union as
+ * "/a&/b" with "0.8*" before a branch whose weight is not 1, "!", "~", "$", parentheses
+ * where needed. A weight prints as the shortest decimal that reads back exactly (Finagle
+ * prints " | ", " & " and "%.2f"; both forms parse alike). */
 void dtab_show(const struct dtab *d, struct strbuf *out);
 
 /* Evaluation result: a tree of bound leaves, simplified (see dtab_eval). */
@@ -73,8 +83,13 @@ typedef void dtab_binder_fn(void *ctx, const char *path, size_t len, struct dtab
 struct dtab_leaf {
     double weight;      /* weight of its innermost union branch (1.0 when none) */
     char *id;
-    char *residual;
+    char *residual;     /* shares <id>'s allocation: never free it */
     void *handle;
+    double share;       /* probability dtab_result_pick() picks it: the product of the
+                         * normalized weights on its way down, as Finagle picks a branch
+                         * level by level; the shares of a result sum to 1 */
+    bool empty;         /* a '$' (Empty) branch of a union: picking it means "no
+                         * addresses"; id and residual are "" and handle is NULL */
 };
 
 struct dtab_result {
@@ -89,19 +104,25 @@ struct dtab_result {
  * dentry applies, last first (earlier ones become fallbacks), the residual is appended,
  * results are delegated again until a binder binds them; Alt takes the first branch that
  * is not Neg and stops at Fail; Union drops Neg and Fail branches and keeps weights.
- * Paths that no dentry matches and that start with /# or /$ go to <binder>.
- * Recursion deeper than 100 is a failure. Returns 0 (result in *ret, release with
- * dtab_result_fini) or -EINVAL when <path> is not a valid path. */
+ * Paths that no dentry matches and that start with /# or /$ go to <binder> (NULL: they
+ * are Neg); REWRITE answers are delegated again from the top. A PENDING answer in a
+ * branch that decides the result gives NEG with <pending> set.
+ * Recursion deeper than 100 is a failure, and so is an evaluation needing more than
+ * 10000 lookups. <d> may be NULL (the empty dtab). The binder is called synchronously
+ * and must not free <d>. Returns 0 (result in *ret, release with dtab_result_fini),
+ * -EINVAL when <path> is not a valid path, or -ENOMEM. */
 int dtab_eval(const struct dtab *d, const char *path, size_t len, dtab_binder_fn *binder,
               void *binder_ctx, struct dtab_result *ret);
 void dtab_result_fini(struct dtab_result *res);
 
-/* Picks one leaf of a LEAF or UNION result by weight, <rand01> in [0,1). */
+/* Picks one leaf of a LEAF or UNION result by weight (see <share>), <rand01> in [0,1).
+ * NULL for other kinds. The leaf may be an <empty> union branch. */
 const struct dtab_leaf *dtab_result_pick(const struct dtab_result *res, double rand01);
 
 /* Path validity and escaping: true when <s> is a Finagle path ("/" or "/a/b"). */
 bool dtab_path_valid(const char *s, size_t len);
-/* Appends <label> to <out> as one path segment, escaping non-showable bytes as \xNN. */
+/* Appends <label> to <out> as one path segment ("/" then the label), escaping
+ * non-showable bytes as \xNN; an empty label appends nothing. */
 void dtab_path_add_label(struct strbuf *out, const char *label, size_t len);
 
 #endif

@@ -1,1 +1,2023 @@
+/* proxy/naming.c - a worker's namers and the binder dtab_eval() uses to reach them.
+ *
+ * One struct naming per worker, driven by the worker's loop; every function runs on the
+ * loop's thread except resolver_main(), which owns nothing but its stack and talks to the
+ * loop through the job and answer queues under <mu>, waking it with ev_async.
+ *
+ * What a namer path binds to (the binder's answers):
+ *   /$/inet/<host>/<port>[/r]      inet entry (host, port): BOUND, PENDING or FAIL
+ *   /$/inet/<port>[/r]             127.0.0.1:<port>
+ *   /$/io.buoyant.rinet/<port>/<host>[/r]   the same entry, reversed arguments
+ *   /$/fail, /$/nil                FAIL, EMPTY
+ *   /$/io.buoyant.{hostportPfx,porthostPfx,http.*}/...   REWRITE (or NEG)
+ *   /#/<prefix>/<dir>.../<file>[/r]   io.l5d.fs file node: BOUND, PENDING, FAIL or NEG
+ * A BOUND answer's handle is the struct entry embedded in the inet entry or file node; its
+ * <eps> is the published endpoint set, replaced (never mutated) when addresses change.
+ *
+ * State and invalidation: every change a bind could observe (a DNS answer, a file created,
+ * edited or deleted, an entry forgotten) bumps <gen> and then calls the on-change callback
+ * once per batch. naming_bind() caches each evaluation per (dtab serial, path) and trusts a
+ * cached result only while its <gen> is current, so the common case is one hash lookup and
+ * a pick. A handle in a stale cached result may point at freed memory; it is never read,
+ * because a stale result is re-evaluated before use.
+ *
+ * DNS: a host name has one dns_host, shared by the inet entries and fs file lines naming
+ * it (refcounted by <users>). Its first lookup is queued when it is created; the 30 s tick
+ * re-queues hosts whose users were bound in the last minute; a failed refresh keeps the
+ * last good answer. A host whose first lookup fails is FAIL "cannot resolve <host>".
+ *
+ * io.l5d.fs: an in-memory mirror of rootDir (directories and file names), built by a scan
+ * at start and kept current by inotify on every directory, so lookups never touch the
+ * disk except for a file's first read, done synchronously on the bind that first needs it
+ * (local file, at most NAMING_FS_MAX_FILE bytes). Loaded files are re-read as soon as
+ * inotify reports them written, moved in or (k8s ConfigMap style) their directory's
+ * "..data" link swapped. */
 #include "proxy/naming.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "common/cfg.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "proxy/dtab.h"
+
+#define NAMING_DNS_REFRESH_S 30.0   /* re-resolve period for host names in use */
+#define NAMING_IN_USE_S      60.0   /* "in use": bound within this many seconds */
+#define NAMING_IDLE_S        600.0  /* inet entries unused this long are forgotten */
+#define NAMING_FS_MAX_FILE   512000 /* Linkerd's 500.kilobytes */
+#define NAMING_FS_MAX_DEPTH  16     /* directory nesting followed under rootDir */
+#define NAMING_MAX_SEGS      256    /* path segments a namer looks at */
+#define NAMING_CACHE_BUCKETS 1024
+#define NAMING_CACHE_MAX     4096 /* cached evaluations; the cache is flushed beyond */
+#define NAMING_FS_WATCH_MASK                                                                       \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |       \
+     IN_ONLYDIR)
+
+/* ---- types ------------------------------------------------------------------------- */
+
+/* What a BOUND answer's handle points at. */
+struct entry {
+    struct endpoint_set *eps; /* published set, referenced; NULL until first known */
+    ev_tstamp last_used;      /* loop time of the last bind that picked it */
+};
+
+enum dns_state {
+    DNS_PENDING = 0, /* no answer yet */
+    DNS_OK,          /* <addrs> is the latest good answer */
+    DNS_FAILED,      /* never resolved */
+};
+
+struct dns_host {
+    struct dns_host *next;
+    char *name;
+    unsigned users; /* inet entries and fs lines naming it */
+    enum dns_state state;
+    struct sockaddr_storage *addrs; /* DNS_OK: port 0, zero padding, no duplicates */
+    size_t n_addrs;
+    bool queued; /* a lookup is on its way */
+    bool in_use; /* scratch for naming_on_tick() */
+};
+
+struct inet_entry {
+    struct entry e;
+    struct inet_entry *next;
+    char *host; /* decoded */
+    uint16_t port;
+    struct dns_host *dns; /* NULL: <host> is an IP literal and <e.eps> is final */
+};
+
+struct fs_addr {
+    struct dns_host *dns;         /* NULL for an IP literal */
+    struct sockaddr_storage addr; /* IP literal, port set */
+    socklen_t addr_len;
+    uint16_t port;
+    double weight;
+};
+
+struct fs_node {
+    struct entry e;           /* file: the handle of its bound leaves */
+    struct fs_node *parent;   /* NULL for the root */
+    struct fs_node *next;     /* sibling */
+    struct fs_node *children; /* directory */
+    char *name;               /* in the parent directory; "" for the root */
+    bool is_dir;
+    int wd; /* directory: inotify watch, -1 when none */
+    /* file, valid once <loaded> */
+    bool loaded;  /* read at least once (first bind) */
+    bool missing; /* vanished before the first read: Neg until inotify says */
+    bool pending; /* some host name has no first answer yet */
+    char *fail;   /* why the file is unusable ("malformed address: ..."), or NULL */
+    struct fs_addr *addrs;
+    size_t n_addrs;
+};
+
+struct fs_namer {
+    struct naming *n;
+    char **pfx; /* decoded prefix segments after "#" */
+    size_t n_pfx;
+    char *root_dir;
+    struct fs_node *root;
+};
+
+struct fs_watch {
+    int wd;
+    struct fs_namer *ns;
+    struct fs_node *dir;
+};
+
+struct dns_job {
+    struct dns_job *next;
+    char name[];
+};
+
+struct dns_answer {
+    struct dns_answer *next;
+    int err;                        /* getaddrinfo() code, 0 on success */
+    struct sockaddr_storage *addrs; /* malloc'd */
+    size_t n_addrs;
+    char name[];
+};
+
+struct cache_entry {
+    struct cache_entry *next;
+    uint64_t serial; /* dtab_serial() of the dtab it was evaluated against */
+    uint64_t gen;    /* naming generation at evaluation; stale when != n->gen */
+    uint64_t hash;
+    struct dtab_result res;
+    size_t len;
+    char path[];
+};
+
+struct naming {
+    struct ev_loop *loop; /* borrowed: the worker's */
+    void (*on_change)(void *ctx);
+    void *on_change_ctx;
+    uint64_t gen;          /* bumped on every change a bind could observe */
+    uint64_t next_version; /* endpoint_set versions */
+    uint64_t rng;          /* xorshift64* state, never 0 */
+    char reason[256];      /* the binder's FAIL text, valid until its next call */
+
+    struct fs_namer *fs;
+    size_t n_fs;
+    int ifd;      /* inotify, -1 without fs namers */
+    ev_io ifd_io; /* unref'd: does not keep the loop alive */
+    struct fs_watch *watches;
+    size_t n_watches, cap_watches;
+
+    struct inet_entry *inets;
+    struct dns_host *hosts;
+    ev_timer tick; /* unref'd; NAMING_DNS_REFRESH_S */
+
+    /* resolver thread */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool thread_started;
+    bool stopping;                              /* under mu */
+    struct dns_job *jobs, **jobs_tail;          /* under mu: to the thread */
+    struct dns_answer *answers, **answers_tail; /* under mu: from the thread */
+    ev_async wake;                              /* unref'd; answers are waiting */
+
+    struct cache_entry **buckets;
+    size_t n_cached;
+};
+
+/* ---- endpoint sets ----------------------------------------------------------------- */
+
+struct endpoint_set *
+endpoint_set_ref(struct endpoint_set *s)
+{
+    if (s != NULL)
+        s->refs++;
+    return s;
+}
+
+struct endpoint_set *
+endpoint_set_unref(struct endpoint_set *s)
+{
+    if (s == NULL)
+        return NULL;
+    MESH_BUG_ON(s->refs == 0);
+    if (--s->refs == 0)
+        free(s);
+    return NULL;
+}
+
+static struct endpoint_set *
+eps_new(size_t n)
+{
+    struct endpoint_set *s = xcalloc(1, sizeof(*s) + n * sizeof(s->e[0]));
+
+    s->refs = 1;
+    return s; /* <n> is counted up by eps_add */
+}
+
+static void
+eps_add(struct endpoint_set *s, const struct sockaddr_storage *sa, uint16_t port, double weight)
+{
+    struct endpoint *e = &s->e[s->n++];
+
+    memset(&e->addr, 0, sizeof(e->addr));
+    if (sa->ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *) &e->addr;
+
+        memcpy(in, sa, sizeof(*in));
+        in->sin_port = htons(port);
+        e->addr_len = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &e->addr;
+
+        memcpy(in6, sa, sizeof(*in6));
+        in6->sin6_port = htons(port);
+        e->addr_len = sizeof(*in6);
+    }
+    e->weight = weight;
+}
+
+static bool
+eps_equal(const struct endpoint_set *a, const struct endpoint_set *b)
+{
+    size_t i;
+
+    if (a == NULL || b == NULL || a->n != b->n)
+        return false;
+    for (i = 0; i < a->n; i++)
+        if (a->e[i].addr_len != b->e[i].addr_len || a->e[i].weight != b->e[i].weight ||
+            memcmp(&a->e[i].addr, &b->e[i].addr, a->e[i].addr_len) != 0)
+            return false;
+    return true;
+}
+
+/* Installs <fresh> (taking its reference) as <e>'s set unless it equals the current one.
+ * Returns true when the published set changed. */
+static bool
+entry_publish(struct naming *n, struct entry *e, struct endpoint_set *fresh)
+{
+    if (eps_equal(e->eps, fresh)) {
+        endpoint_set_unref(fresh);
+        return false;
+    }
+    fresh->version = ++n->next_version;
+    endpoint_set_unref(e->eps);
+    e->eps = fresh;
+    return true;
+}
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+struct span {
+    const char *s; /* shown text of one segment, without its '/' */
+    size_t len;
+};
+
+/* Splits a valid shown path into segments; SIZE_MAX when there are more than <max>. */
+static size_t
+split(const char *path, size_t len, struct span *v, size_t max)
+{
+    size_t n = 0, i = 0;
+
+    while (i < len) {
+        size_t start = ++i; /* skip '/' */
+
+        while (i < len && path[i] != '/')
+            i++;
+        if (i == start)
+            break; /* the path "/" */
+        if (n == max)
+            return SIZE_MAX;
+        v[n].s = path + start;
+        v[n].len = i - start;
+        n++;
+    }
+    return n;
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes one segment into <out> (NUL-terminated). False when it does not fit or holds a
+ * NUL byte (no host or file name does). */
+static bool
+seg_decode(const struct span *sp, char *out, size_t cap)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < sp->len; n++) {
+        char c;
+
+        if (sp->s[i] == '\\' && i + 4 <= sp->len) {
+            c = (char) (hexval((unsigned char) sp->s[i + 2]) * 16 +
+                        hexval((unsigned char) sp->s[i + 3]));
+            i += 4;
+        } else {
+            c = sp->s[i++];
+        }
+        if (c == '\0' || n + 1 >= cap)
+            return false;
+        out[n] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+static bool
+span_is(const struct span *sp, const char *lit)
+{
+    return sp->len == strlen(lit) && memcmp(sp->s, lit, sp->len) == 0;
+}
+
+/* The shown path from segment <from> on: "" or "/a/b"; <path> is NUL-terminated. */
+static const char *
+rest_of(const char *path, const struct span *v, size_t n, size_t from)
+{
+    return from < n ? v[from].s - 1 : path + strlen(path);
+}
+
+/* 1..65535, decimal digits only. */
+static bool
+parse_port(const char *s, uint16_t *ret)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    if (s[0] == '\0' || strlen(s) > 5)
+        return false;
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long) (s[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return false;
+    *ret = (uint16_t) v;
+    return true;
+}
+
+/* An IP literal (getaddrinfo's numeric forms, "[v6]" accepted): true with *ret filled,
+ * port 0. No I/O. */
+static bool
+parse_ip(const char *host, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+    struct addrinfo hints, *ai = NULL;
+    char buf[INET6_ADDRSTRLEN + 16];
+    size_t len = strlen(host);
+
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(buf)) {
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        host = buf;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
+        return false;
+    memset(ret, 0, sizeof(*ret));
+    memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+    *ret_len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return true;
+}
+
+static void
+notify(struct naming *n)
+{
+    if (n->on_change != NULL)
+        n->on_change(n->on_change_ctx);
+}
+
+/* ---- resolver thread --------------------------------------------------------------- */
+
+static struct dns_answer *
+resolve(const char *name)
+{
+    size_t len = strlen(name);
+    struct dns_answer *a = xcalloc(1, sizeof(*a) + len + 1);
+    struct addrinfo hints, *res = NULL, *ai;
+    size_t n = 0, i;
+
+    memcpy(a->name, name, len + 1);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    a->err = getaddrinfo(name, NULL, &hints, &res);
+    if (a->err != 0)
+        return a;
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+        n++;
+    a->addrs = xcalloc(n, sizeof(*a->addrs));
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addrlen > sizeof(ss))
+            continue;
+        memset(&ss, 0, sizeof(ss));
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        for (i = 0; i < a->n_addrs; i++)
+            if (memcmp(&a->addrs[i], &ss, sizeof(ss)) == 0)
+                break;
+        if (i == a->n_addrs)
+            a->addrs[a->n_addrs++] = ss;
+    }
+    freeaddrinfo(res);
+    if (a->n_addrs == 0)
+        a->err = EAI_NONAME;
+    return a;
+}
+
+/* The only code on the resolver thread: blocking getaddrinfo() off the loop. */
+static void *
+resolver_main(void *arg)
+{
+    struct naming *n = arg;
+
+    pthread_mutex_lock(&n->mu);
+    for (;;) {
+        struct dns_job *job;
+        struct dns_answer *a;
+
+        while (!n->stopping && n->jobs == NULL)
+            pthread_cond_wait(&n->cv, &n->mu);
+        if (n->stopping)
+            break;
+        job = n->jobs;
+        n->jobs = job->next;
+        if (n->jobs == NULL)
+            n->jobs_tail = &n->jobs;
+        pthread_mutex_unlock(&n->mu);
+
+        a = resolve(job->name);
+        free(job);
+
+        pthread_mutex_lock(&n->mu);
+        *n->answers_tail = a;
+        n->answers_tail = &a->next;
+        ev_async_send(n->loop, &n->wake);
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static void
+dns_queue(struct naming *n, struct dns_host *h)
+{
+    size_t len = strlen(h->name);
+    struct dns_job *job;
+
+    if (h->queued)
+        return;
+    if (!n->thread_started) {
+        sigset_t all, old;
+        int r;
+
+        /* signals are the loop thread's business */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&n->thread, NULL, resolver_main, n);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+            log_err("naming: cannot start the resolver thread: %s; host names stay pending",
+                    strerror(r));
+            return;
+        }
+        n->thread_started = true;
+    }
+    job = xmalloc(sizeof(*job) + len + 1);
+    job->next = NULL;
+    memcpy(job->name, h->name, len + 1);
+    pthread_mutex_lock(&n->mu);
+    *n->jobs_tail = job;
+    n->jobs_tail = &job->next;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    h->queued = true;
+}
+
+static struct dns_host *
+dns_find(struct naming *n, const char *name)
+{
+    struct dns_host *h;
+
+    for (h = n->hosts; h != NULL; h = h->next)
+        if (strcmp(h->name, name) == 0)
+            return h;
+    return NULL;
+}
+
+/* A reference to the host <name>, created (and its first lookup queued) when new. */
+static struct dns_host *
+dns_get(struct naming *n, const char *name)
+{
+    struct dns_host *h = dns_find(n, name);
+
+    if (h == NULL) {
+        h = xcalloc(1, sizeof(*h));
+        h->name = xstrdup(name);
+        h->next = n->hosts;
+        n->hosts = h;
+        dns_queue(n, h);
+    }
+    h->users++;
+    return h;
+}
+
+static void
+dns_put(struct naming *n, struct dns_host *h)
+{
+    struct dns_host **pp;
+
+    if (h == NULL || --h->users > 0)
+        return;
+    for (pp = &n->hosts; *pp != h; pp = &(*pp)->next)
+        ;
+    *pp = h->next;
+    free(h->addrs);
+    free(h->name);
+    free(h); /* an answer still in flight finds no host and is dropped */
+}
+
+/* ---- inet entries ------------------------------------------------------------------ */
+
+static bool
+inet_rebuild(struct naming *n, struct inet_entry *ie)
+{
+    struct endpoint_set *s;
+    size_t i;
+
+    if (ie->dns == NULL || ie->dns->state != DNS_OK)
+        return false;
+    s = eps_new(ie->dns->n_addrs);
+    for (i = 0; i < ie->dns->n_addrs; i++)
+        eps_add(s, &ie->dns->addrs[i], ie->port, 1.0);
+    return entry_publish(n, &ie->e, s);
+}
+
+static struct inet_entry *
+inet_get(struct naming *n, const char *host, uint16_t port)
+{
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    struct inet_entry *ie;
+
+    for (ie = n->inets; ie != NULL; ie = ie->next)
+        if (ie->port == port && strcmp(ie->host, host) == 0)
+            return ie;
+    ie = xcalloc(1, sizeof(*ie));
+    ie->host = xstrdup(host);
+    ie->port = port;
+    ie->e.last_used = ev_now(n->loop);
+    if (parse_ip(host, &sa, &sa_len)) {
+        struct endpoint_set *s = eps_new(1);
+
+        eps_add(s, &sa, port, 1.0);
+        (void) entry_publish(n, &ie->e, s);
+    } else {
+        ie->dns = dns_get(n, host);
+        (void) inet_rebuild(n, ie); /* the host may be known already */
+    }
+    ie->next = n->inets;
+    n->inets = ie;
+    return ie;
+}
+
+static void
+inet_free(struct naming *n, struct inet_entry *ie)
+{
+    dns_put(n, ie->dns);
+    endpoint_set_unref(ie->e.eps);
+    free(ie->host);
+    free(ie);
+}
+
+/* ---- io.l5d.fs: files -------------------------------------------------------------- */
+
+static void fs_walk_files(struct fs_node *node, void (*fn)(struct fs_node *f, void *ctx),
+                          void *ctx);
+
+static void
+fs_addrs_free(struct naming *n, struct fs_addr *addrs, size_t n_addrs)
+{
+    size_t i;
+
+    for (i = 0; i < n_addrs; i++)
+        dns_put(n, addrs[i].dns);
+    free(addrs);
+}
+
+/* Recomputes <f>'s endpoint set from its lines and their hosts' answers. While a host
+ * has no first answer the file is pending and the previous set (if any) stays. */
+static bool
+fs_file_rebuild(struct naming *n, struct fs_node *f)
+{
+    struct endpoint_set *s;
+    size_t i, j, count = 0;
+    bool was_pending = f->pending;
+
+    f->pending = false;
+    for (i = 0; i < f->n_addrs; i++) {
+        const struct dns_host *h = f->addrs[i].dns;
+
+        if (h == NULL)
+            count++;
+        else if (h->state == DNS_OK)
+            count += h->n_addrs;
+        else if (h->state == DNS_PENDING)
+            f->pending = true;
+    }
+    if (f->pending)
+        return was_pending != f->pending;
+    s = eps_new(count);
+    for (i = 0; i < f->n_addrs; i++) {
+        const struct fs_addr *a = &f->addrs[i];
+
+        if (a->dns == NULL)
+            eps_add(s, &a->addr, a->port, a->weight);
+        else if (a->dns->state == DNS_OK)
+            for (j = 0; j < a->dns->n_addrs; j++)
+                eps_add(s, &a->dns->addrs[j], a->port, a->weight);
+    }
+    return entry_publish(n, &f->e, s) || was_pending;
+}
+
+static char *
+trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\f' ||
+                       end[-1] == '\v'))
+        *--end = '\0';
+    return s;
+}
+
+/* Parses one non-blank line "host port" or "host port * weight" into <a>. */
+static bool
+fs_parse_line(struct naming *n, char *line, struct fs_addr *a)
+{
+    char *tok[5], *save = NULL, *t, *end;
+    size_t ntok = 0;
+
+    for (t = strtok_r(line, " \t\r\f\v", &save); t != NULL;
+         t = strtok_r(NULL, " \t\r\f\v", &save)) {
+        if (ntok == ARRAY_SIZE(tok))
+            return false;
+        tok[ntok++] = t;
+    }
+    memset(a, 0, sizeof(*a));
+    a->weight = 1.0;
+    if (ntok == 4 && strcmp(tok[2], "*") == 0) {
+        errno = 0;
+        a->weight = strtod(tok[3], &end);
+        if (errno != 0 || *end != '\0' || end == tok[3] || !isfinite(a->weight) || a->weight < 0.0)
+            return false;
+    } else if (ntok != 2) {
+        return false;
+    }
+    if (!parse_port(tok[1], &a->port))
+        return false;
+    if (parse_ip(tok[0], &a->addr, &a->addr_len)) {
+        if (a->addr.ss_family == AF_INET)
+            ((struct sockaddr_in *) &a->addr)->sin_port = htons(a->port);
+        else
+            ((struct sockaddr_in6 *) &a->addr)->sin6_port = htons(a->port);
+    } else {
+        a->dns = dns_get(n, tok[0]);
+    }
+    return true;
+}
+
+/* Parses <text> (NUL-terminated, modified in place) into *ret_addrs, or returns the
+ * failure text (malloc'd). */
+static char *
+fs_parse(struct naming *n, char *text, struct fs_addr **ret_addrs, size_t *ret_n)
+{
+    struct fs_addr *v = NULL;
+    size_t cnt = 0, cap = 0;
+    char *line = text, *next;
+
+    for (; line != NULL; line = next) {
+        char *hash, *l, copy[160];
+
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        hash = strchr(line, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        l = trim(line);
+        if (*l == '\0')
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        (void) snprintf(copy, sizeof(copy), "%s", l); /* strtok_r cuts <l> */
+        if (!fs_parse_line(n, l, &v[cnt])) {
+            char *why = NULL;
+
+            fs_addrs_free(n, v, cnt);
+            if (asprintf(&why, "malformed address: %s", copy) == -1)
+                why = xstrdup("malformed address");
+            return why;
+        }
+        cnt++;
+    }
+    *ret_addrs = v;
+    *ret_n = cnt;
+    return NULL;
+}
+
+static bool
+fs_node_path(const struct fs_namer *ns, const struct fs_node *node, char *buf, size_t cap)
+{
+    const struct fs_node *chain[NAMING_FS_MAX_DEPTH + 2];
+    size_t depth = 0, len;
+    int w;
+
+    for (; node != NULL && node->parent != NULL; node = node->parent) {
+        if (depth == ARRAY_SIZE(chain))
+            return false;
+        chain[depth++] = node;
+    }
+    w = snprintf(buf, cap, "%s", ns->root_dir);
+    if (w < 0 || (size_t) w >= cap)
+        return false;
+    len = (size_t) w;
+    while (depth-- > 0) {
+        w = snprintf(buf + len, cap - len, "/%s", chain[depth]->name);
+        if (w < 0 || (size_t) w >= cap - len)
+            return false;
+        len += (size_t) w;
+    }
+    return true;
+}
+
+/* Reads and parses file node <f>. Returns true when what a bind sees changed. */
+static bool
+fs_file_load(struct fs_namer *ns, struct fs_node *f)
+{
+    struct naming *n = ns->n;
+    char path[PATH_MAX], *text = NULL, *fail = NULL;
+    struct fs_addr *addrs = NULL, *old_addrs = f->addrs;
+    size_t n_addrs = 0, old_n = f->n_addrs, len = 0;
+    bool was_loaded = f->loaded, was_missing = f->missing, changed;
+    struct stat st;
+    int fd = -1;
+
+    f->loaded = true;
+    f->missing = false;
+    if (!fs_node_path(ns, f, path, sizeof(path))) {
+        fail = xstrdup("file path too long");
+        goto done;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd == -1 && errno == ENOENT) {
+        f->missing = true; /* inotify will tell the rest */
+        goto done;
+    }
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        if (asprintf(&fail, "cannot read %s: %s", path, strerror(errno)) == -1)
+            fail = xstrdup("cannot read file");
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (asprintf(&fail, "%s is not a regular file", path) == -1)
+            fail = xstrdup("not a regular file");
+        goto done;
+    }
+    text = xmalloc(NAMING_FS_MAX_FILE + 2);
+    for (;;) {
+        ssize_t r = read(fd, text + len, NAMING_FS_MAX_FILE + 1 - len);
+
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1) {
+            if (asprintf(&fail, "cannot read %s: %s", path, strerror(errno)) == -1)
+                fail = xstrdup("cannot read file");
+            goto done;
+        }
+        if (r == 0)
+            break;
+        len += (size_t) r;
+        if (len > NAMING_FS_MAX_FILE) {
+            if (asprintf(&fail, "%s is over the %d byte limit", path, NAMING_FS_MAX_FILE) == -1)
+                fail = xstrdup("file too large");
+            goto done;
+        }
+    }
+    text[len] = '\0';
+    fail = fs_parse(n, text, &addrs, &n_addrs);
+
+done:
+    if (fd != -1)
+        (void) close(fd);
+    free(text);
+    if (fail != NULL)
+        log_warn("naming: io.l5d.fs: %s; binds fail until the file is fixed", fail);
+    changed = !was_loaded || was_missing != f->missing || (fail == NULL) != (f->fail == NULL) ||
+              (fail != NULL && strcmp(fail, f->fail) != 0);
+    free(f->fail);
+    f->fail = fail;
+    /* the new lines took their host references before the old ones drop theirs, so a
+     * host named in both keeps its answer */
+    f->addrs = addrs;
+    f->n_addrs = n_addrs;
+    fs_addrs_free(n, old_addrs, old_n);
+    if (fail == NULL && !f->missing)
+        changed |= fs_file_rebuild(n, f);
+    return changed;
+}
+
+/* ---- io.l5d.fs: the directory mirror ----------------------------------------------- */
+
+static struct fs_watch *
+watch_find(struct naming *n, int wd)
+{
+    size_t i;
+
+    for (i = 0; i < n->n_watches; i++)
+        if (n->watches[i].wd == wd)
+            return &n->watches[i];
+    return NULL;
+}
+
+static void
+watch_forget(struct naming *n, int wd)
+{
+    struct fs_watch *w = watch_find(n, wd);
+
+    if (w == NULL)
+        return;
+    w->dir->wd = -1;
+    *w = n->watches[--n->n_watches];
+}
+
+static struct fs_node *
+fs_child(const struct fs_node *dir, const char *name)
+{
+    struct fs_node *c;
+
+    for (c = dir->children; c != NULL; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static struct fs_node *
+fs_node_add(struct fs_node *dir, const char *name, bool is_dir)
+{
+    struct fs_node *c = xcalloc(1, sizeof(*c));
+
+    c->name = xstrdup(name);
+    c->is_dir = is_dir;
+    c->wd = -1;
+    c->parent = dir;
+    c->next = dir->children;
+    dir->children = c;
+    return c;
+}
+
+static void
+fs_node_free(struct fs_namer *ns, struct fs_node *node)
+{
+    struct naming *n = ns->n;
+
+    while (node->children != NULL) {
+        struct fs_node *c = node->children;
+
+        node->children = c->next;
+        fs_node_free(ns, c);
+    }
+    if (node->wd != -1) {
+        (void) inotify_rm_watch(n->ifd, node->wd); /* its IN_IGNORED finds no watch */
+        watch_forget(n, node->wd);
+    }
+    fs_addrs_free(n, node->addrs, node->n_addrs);
+    endpoint_set_unref(node->e.eps);
+    free(node->fail);
+    free(node->name);
+    free(node);
+}
+
+static void
+fs_node_remove(struct fs_namer *ns, struct fs_node *node)
+{
+    struct fs_node **pp;
+
+    for (pp = &node->parent->children; *pp != node; pp = &(*pp)->next)
+        ;
+    *pp = node->next;
+    fs_node_free(ns, node);
+}
+
+static void fs_dir_scan(struct fs_namer *ns, struct fs_node *dir, unsigned depth);
+
+static unsigned
+fs_depth(const struct fs_node *node)
+{
+    unsigned d = 0;
+
+    for (; node->parent != NULL; node = node->parent)
+        d++;
+    return d;
+}
+
+/* Brings the mirror of <dir>/<name> in line with the disk. True when a bind could see a
+ * difference. */
+static bool
+fs_sync_child(struct fs_namer *ns, struct fs_node *dir, const char *name_in)
+{
+    char path[PATH_MAX], name[NAME_MAX + 1];
+    struct fs_node *c;
+    bool changed = false;
+    struct stat st;
+    size_t len;
+
+    /* a copy: <name_in> may be the name of the node this removes */
+    if (strlen(name_in) >= sizeof(name) || strcmp(name_in, ".") == 0 ||
+        strcmp(name_in, "..") == 0 || !fs_node_path(ns, dir, path, sizeof(path)))
+        return false;
+    memcpy(name, name_in, strlen(name_in) + 1);
+    c = fs_child(dir, name);
+    len = strlen(path);
+    if (len + 1 + strlen(name) >= sizeof(path))
+        return false;
+    path[len] = '/';
+    memcpy(path + len + 1, name, strlen(name) + 1);
+
+    if (stat(path, &st) == -1 || (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))) {
+        if (c == NULL)
+            return false;
+        fs_node_remove(ns, c);
+        return true;
+    }
+    if (c != NULL && c->is_dir != (bool) S_ISDIR(st.st_mode)) {
+        fs_node_remove(ns, c);
+        c = NULL;
+        changed = true;
+    }
+    if (c == NULL) {
+        c = fs_node_add(dir, name, S_ISDIR(st.st_mode));
+        if (c->is_dir)
+            fs_dir_scan(ns, c, fs_depth(c));
+        return true;
+    }
+    if (c->is_dir) {
+        if (c->wd == -1)
+            fs_dir_scan(ns, c, fs_depth(c)); /* moved back in, or first watch failed */
+        return changed;
+    }
+    if (c->loaded)
+        changed |= fs_file_load(ns, c);
+    return changed;
+}
+
+/* Watches <dir>, then mirrors its entries (in that order, so nothing created in between
+ * is missed). */
+static void
+fs_dir_scan(struct fs_namer *ns, struct fs_node *dir, unsigned depth)
+{
+    struct naming *n = ns->n;
+    char path[PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+    int wd;
+
+    if (depth > NAMING_FS_MAX_DEPTH || !fs_node_path(ns, dir, path, sizeof(path)))
+        return;
+    wd = inotify_add_watch(n->ifd, path, NAMING_FS_WATCH_MASK);
+    if (wd == -1) {
+        log_warn("naming: io.l5d.fs: cannot watch %s: %s; its changes go unseen", path,
+                 strerror(errno));
+    } else if (watch_find(n, wd) != NULL) {
+        return; /* already mirrored elsewhere: a directory link loop */
+    } else {
+        if (n->n_watches == n->cap_watches) {
+            n->cap_watches = n->cap_watches ? n->cap_watches * 2 : 16;
+            n->watches = xrealloc(n->watches, n->cap_watches * sizeof(*n->watches));
+        }
+        n->watches[n->n_watches++] = (struct fs_watch){.wd = wd, .ns = ns, .dir = dir};
+        dir->wd = wd;
+    }
+    d = opendir(path);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL)
+        (void) fs_sync_child(ns, dir, de->d_name);
+    (void) closedir(d);
+}
+
+/* Re-reads every loaded file directly in <dir> (its "..data" link was swapped). */
+static bool
+fs_reload_dir(struct fs_namer *ns, struct fs_node *dir)
+{
+    struct fs_node *c;
+    bool changed = false;
+
+    for (c = dir->children; c != NULL; c = c->next)
+        if (!c->is_dir && c->loaded)
+            changed |= fs_file_load(ns, c);
+    return changed;
+}
+
+/* After an event queue overflow: every directory is rescanned, every loaded file re-read. */
+static bool
+fs_resync(struct fs_namer *ns, struct fs_node *dir)
+{
+    char path[PATH_MAX];
+    struct fs_node *c, *next;
+    bool changed = false;
+    struct dirent *de;
+    DIR *d;
+
+    for (c = dir->children; c != NULL; c = next) {
+        next = c->next; /* fs_sync_child may free <c> */
+        changed |= fs_sync_child(ns, dir, c->name);
+    }
+    if (fs_node_path(ns, dir, path, sizeof(path)) && (d = opendir(path)) != NULL) {
+        while ((de = readdir(d)) != NULL)
+            changed |= fs_sync_child(ns, dir, de->d_name);
+        (void) closedir(d);
+    }
+    for (c = dir->children; c != NULL; c = c->next)
+        if (c->is_dir)
+            changed |= fs_resync(ns, c);
+    return changed;
+}
+
+static void
+fs_walk_files(struct fs_node *node, void (*fn)(struct fs_node *f, void *ctx), void *ctx)
+{
+    struct fs_node *c;
+
+    if (!node->is_dir) {
+        fn(node, ctx);
+        return;
+    }
+    for (c = node->children; c != NULL; c = c->next)
+        fs_walk_files(c, fn, ctx);
+}
+
+static void
+naming_on_inotify(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct naming *n = container_of(w, struct naming, ifd_io);
+    alignas(struct inotify_event) char buf[16384];
+    bool changed = false, overflow = false;
+    size_t i;
+
+    (void) loop;
+    (void) revents;
+    for (;;) {
+        ssize_t len = read(n->ifd, buf, sizeof(buf));
+        const char *p;
+
+        if (len == -1 && errno == EINTR)
+            continue;
+        if (len <= 0)
+            break; /* EAGAIN: drained */
+        for (p = buf; p < buf + len;) {
+            const struct inotify_event *ev = (const struct inotify_event *) (const void *) p;
+            struct fs_watch *fw;
+
+            p += sizeof(*ev) + ev->len;
+            if (ev->mask & IN_Q_OVERFLOW) {
+                overflow = true;
+                continue;
+            }
+            fw = watch_find(n, ev->wd);
+            if (fw == NULL)
+                continue; /* a directory already dropped from the mirror */
+            if (ev->mask & IN_IGNORED) {
+                watch_forget(n, ev->wd);
+                continue;
+            }
+            if (ev->mask & IN_DELETE_SELF) {
+                if (fw->dir == fw->ns->root) {
+                    struct fs_namer *ns = fw->ns;
+
+                    log_warn("naming: io.l5d.fs: rootDir %s was removed; every name is Neg "
+                             "until restart",
+                             ns->root_dir);
+                    while (ns->root->children != NULL)
+                        fs_node_remove(ns, ns->root->children);
+                    changed = true;
+                }
+                continue; /* a sub-directory: its parent reports IN_DELETE */
+            }
+            if (ev->len == 0)
+                continue;
+            changed |= fs_sync_child(fw->ns, fw->dir, ev->name);
+            fw = watch_find(n, ev->wd); /* the sync may have rearranged the watches */
+            if (fw != NULL && strncmp(ev->name, "..", 2) == 0)
+                changed |= fs_reload_dir(fw->ns, fw->dir);
+        }
+    }
+    if (overflow) {
+        log_warn("naming: io.l5d.fs: inotify queue overflow, rescanning");
+        for (i = 0; i < n->n_fs; i++)
+            changed |= fs_resync(&n->fs[i], n->fs[i].root);
+    }
+    if (changed) {
+        n->gen++;
+        notify(n);
+    }
+}
+
+/* ---- DNS answers and the tick ------------------------------------------------------ */
+
+struct dns_dep {
+    struct naming *n;
+    const struct dns_host *h;
+    bool changed;
+};
+
+static void
+fs_rebuild_if_uses(struct fs_node *f, void *ctx)
+{
+    struct dns_dep *dep = ctx;
+    size_t i;
+
+    if (!f->loaded || f->fail != NULL || f->missing)
+        return;
+    for (i = 0; i < f->n_addrs; i++)
+        if (f->addrs[i].dns == dep->h) {
+            dep->changed |= fs_file_rebuild(dep->n, f);
+            return;
+        }
+}
+
+static bool
+dns_apply(struct naming *n, struct dns_host *h, struct dns_answer *a)
+{
+    struct dns_dep dep = {.n = n, .h = h};
+    struct inet_entry *ie;
+    bool changed = false;
+    size_t i;
+
+    if (a->err != 0) {
+        if (h->state == DNS_OK) {
+            log_warn("naming: cannot re-resolve %s: %s; keeping the last answer", h->name,
+                     gai_strerror(a->err));
+            return false;
+        }
+        if (h->state == DNS_PENDING)
+            log_warn("naming: cannot resolve %s: %s", h->name, gai_strerror(a->err));
+        changed = h->state != DNS_FAILED;
+        h->state = DNS_FAILED;
+    } else {
+        changed = h->state != DNS_OK || h->n_addrs != a->n_addrs ||
+                  memcmp(h->addrs, a->addrs, a->n_addrs * sizeof(*a->addrs)) != 0;
+        h->state = DNS_OK;
+        free(h->addrs);
+        h->addrs = a->addrs;
+        h->n_addrs = a->n_addrs;
+        a->addrs = NULL;
+    }
+    if (!changed)
+        return false;
+    for (ie = n->inets; ie != NULL; ie = ie->next)
+        if (ie->dns == h)
+            (void) inet_rebuild(n, ie);
+    for (i = 0; i < n->n_fs; i++)
+        fs_walk_files(n->fs[i].root, fs_rebuild_if_uses, &dep);
+    return true;
+}
+
+static void
+naming_on_dns(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct naming *n = container_of(w, struct naming, wake);
+    struct dns_answer *a, *next;
+    bool changed = false;
+
+    (void) loop;
+    (void) revents;
+    pthread_mutex_lock(&n->mu);
+    a = n->answers;
+    n->answers = NULL;
+    n->answers_tail = &n->answers;
+    pthread_mutex_unlock(&n->mu);
+
+    for (; a != NULL; a = next) {
+        struct dns_host *h = dns_find(n, a->name);
+
+        next = a->next;
+        if (h != NULL) {
+            h->queued = false;
+            changed |= dns_apply(n, h, a);
+        }
+        free(a->addrs);
+        free(a);
+    }
+    if (changed) {
+        n->gen++;
+        notify(n);
+    }
+}
+
+static void
+mark_hosts_in_use(struct fs_node *f, void *ctx)
+{
+    ev_tstamp now = *(const ev_tstamp *) ctx;
+    size_t i;
+
+    if (!f->loaded || now - f->e.last_used > NAMING_IN_USE_S)
+        return;
+    for (i = 0; i < f->n_addrs; i++)
+        if (f->addrs[i].dns != NULL)
+            f->addrs[i].dns->in_use = true;
+}
+
+/* Every NAMING_DNS_REFRESH_S: re-resolve the host names in use and retry the ones that
+ * never resolved, forget idle inet entries. */
+static void
+naming_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct naming *n = container_of(w, struct naming, tick);
+    ev_tstamp now = ev_now(loop);
+    struct inet_entry **pp = &n->inets;
+    struct dns_host *h;
+    bool forgot = false;
+    size_t i;
+
+    (void) revents;
+    for (h = n->hosts; h != NULL; h = h->next)
+        h->in_use = false;
+    while (*pp != NULL) {
+        struct inet_entry *ie = *pp;
+
+        if (now - ie->e.last_used > NAMING_IDLE_S) {
+            *pp = ie->next;
+            inet_free(n, ie);
+            forgot = true;
+            continue;
+        }
+        if (ie->dns != NULL && now - ie->e.last_used <= NAMING_IN_USE_S)
+            ie->dns->in_use = true;
+        pp = &ie->next;
+    }
+    for (i = 0; i < n->n_fs; i++)
+        fs_walk_files(n->fs[i].root, mark_hosts_in_use, &now);
+    for (h = n->hosts; h != NULL; h = h->next)
+        if (h->in_use || h->state == DNS_FAILED)
+            dns_queue(n, h);
+    if (forgot)
+        n->gen++; /* cached results may hold the freed entries */
+}
+
+/* ---- the binder -------------------------------------------------------------------- */
+
+/* A FAIL answer; its text lives in n->reason until the binder's next call, and
+ * dtab_eval() copies it at once. */
+static void __attribute__((format(printf, 3, 4)))
+bind_fail(struct naming *n, struct dtab_bind *ret, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void) vsnprintf(n->reason, sizeof(n->reason), fmt, ap);
+    va_end(ap);
+    ret->kind = DTAB_BIND_FAIL;
+    ret->reason = n->reason;
+}
+
+/* Fills a BOUND answer: <id> is the path up to the end of segment <last>, the residual
+ * the rest. */
+static void
+bind_bound(struct dtab_bind *ret, const char *path, const struct span *v, size_t nseg, size_t last,
+           struct entry *e)
+{
+    size_t idlen = (size_t) (v[last].s + v[last].len - path);
+    const char *rest = rest_of(path, v, nseg, last + 1);
+
+    ret->kind = DTAB_BIND_BOUND;
+    (void) snprintf(ret->id, sizeof(ret->id), "%.*s", (int) idlen, path);
+    (void) snprintf(ret->residual, sizeof(ret->residual), "%s", rest);
+    ret->handle = e;
+}
+
+static void
+bind_inet_entry(struct naming *n, struct inet_entry *ie, struct dtab_bind *ret)
+{
+    ie->e.last_used = ev_now(n->loop);
+    if (ie->dns == NULL || ie->dns->state == DNS_OK) {
+        ret->kind = DTAB_BIND_BOUND;
+        ret->handle = &ie->e;
+    } else if (ie->dns->state == DNS_PENDING) {
+        ret->kind = DTAB_BIND_PENDING;
+    } else {
+        bind_fail(n, ret, "cannot resolve %s", ie->host);
+    }
+}
+
+/* /$/inet/<host>/<port>[/r], /$/inet/<port>[/r], /$/fixedinet/... */
+static void
+bind_inet(struct naming *n, const char *path, const struct span *v, size_t nseg,
+          struct dtab_bind *ret)
+{
+    char host[256], port_s[16];
+    struct inet_entry *ie;
+    size_t last;
+    uint16_t port;
+
+    if (nseg >= 4 && seg_decode(&v[3], port_s, sizeof(port_s)) && parse_port(port_s, &port)) {
+        if (!seg_decode(&v[2], host, sizeof(host))) {
+            bind_fail(n, ret, "cannot resolve %.*s", (int) MESH_MIN(v[2].len, 100), v[2].s);
+            return;
+        }
+        last = 3;
+    } else if (nseg >= 3 && seg_decode(&v[2], port_s, sizeof(port_s)) &&
+               parse_port(port_s, &port)) {
+        (void) snprintf(host, sizeof(host), "127.0.0.1");
+        last = 2;
+    } else {
+        bind_fail(n, ret, "invalid name %.*s: expected /$/%.*s/<host>/<port>",
+                  (int) MESH_MIN(strlen(path), 120), path, (int) v[1].len, v[1].s);
+        return;
+    }
+    ie = inet_get(n, host, port);
+    bind_inet_entry(n, ie, ret);
+    if (ret->kind == DTAB_BIND_BOUND)
+        bind_bound(ret, path, v, nseg, last, &ie->e);
+}
+
+/* /$/io.buoyant.rinet/<port>/<host>[/r]: Neg when the arguments do not fit (Linkerd). */
+static void
+bind_rinet(struct naming *n, const char *path, const struct span *v, size_t nseg,
+           struct dtab_bind *ret)
+{
+    char host[256], port_s[16];
+    struct inet_entry *ie;
+    uint16_t port;
+
+    if (nseg < 4 || !seg_decode(&v[2], port_s, sizeof(port_s)) || !parse_port(port_s, &port) ||
+        !seg_decode(&v[3], host, sizeof(host)))
+        return;
+    ie = inet_get(n, host, port);
+    bind_inet_entry(n, ie, ret);
+    if (ret->kind == DTAB_BIND_BOUND)
+        bind_bound(ret, path, v, nseg, 3, &ie->e);
+}
+
+/* ---- rewriting namers (Linkerd io.buoyant.*) ---------------------------------------- */
+
+static void
+add_seg(struct strbuf *out, const struct span *sp)
+{
+    strbuf_addc(out, '/');
+    strbuf_add(out, sp->s, sp->len);
+}
+
+static bool
+is_host(const char *s) /* Linkerd's coarse ^[A-Za-z0-9.:_-]+$ */
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              *s == '.' || *s == ':' || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+static bool
+is_method(const char *s) /* [A-Z]+ */
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (*s < 'A' || *s > 'Z')
+            return false;
+    return true;
+}
+
+static bool
+is_dns_label(const char *s) /* [a-z0-9][-a-z0-9]*, at most 63 */
+{
+    size_t i;
+
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')) || strlen(s) > 63)
+        return false;
+    for (i = 1; s[i] != '\0'; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* "host:port" with exactly one colon, both sides non-empty, port a DNS label. */
+static bool
+split_host_port(const char *s, char *host, char *port, size_t cap)
+{
+    const char *colon = strchr(s, ':');
+
+    if (colon == NULL || colon == s || strchr(colon + 1, ':') != NULL ||
+        (size_t) (colon - s) >= cap || strlen(colon + 1) >= cap)
+        return false;
+    memcpy(host, s, (size_t) (colon - s));
+    host[colon - s] = '\0';
+    (void) snprintf(port, cap, "%s", colon + 1);
+    return is_dns_label(port);
+}
+
+/* Linkerd's Match.subdomain: <host> without its port must end in ".<domain>". */
+static bool
+subdomain(const char *domain, const char *host, char *out, size_t cap)
+{
+    size_t hlen = strlen(host), dlen = strlen(domain);
+    const char *colon = strchr(host, ':');
+
+    if (colon != NULL && colon != host)
+        hlen = (size_t) (colon - host);
+    if (hlen < dlen + 2 || host[hlen - dlen - 1] != '.' ||
+        memcmp(host + hlen - dlen, domain, dlen) != 0 || hlen - dlen - 1 >= cap)
+        return false;
+    memcpy(out, host, hlen - dlen - 1);
+    out[hlen - dlen - 1] = '\0';
+    return true;
+}
+
+/* Adds the dot-separated parts of <host> in reverse order, as Java's split (trailing
+ * empty parts dropped). False on an empty inner part, which no path can hold. */
+static bool
+add_reversed_domain(struct strbuf *out, const char *host)
+{
+    size_t len = strlen(host);
+
+    while (len > 0 && host[len - 1] == '.')
+        len--;
+    while (len > 0) {
+        size_t start = len;
+
+        while (start > 0 && host[start - 1] != '.')
+            start--;
+        if (start == len)
+            return false;
+        dtab_path_add_label(out, host + start, len - start);
+        len = start > 0 ? start - 1 : 0;
+        if (start > 0 && len == 0)
+            return false; /* leading empty part */
+    }
+    return true;
+}
+
+/* Runs rewriting namer <kind> on the arguments v[2..]; true with <out> set, false = Neg. */
+static bool
+rewrite(const char *kind, const struct span *v, size_t nseg, struct strbuf *out)
+{
+    const struct span *a = v + 2;
+    size_t na = nseg - 2, i, keep;
+    char s0[256], s1[256], s2[256], host[256], port[256];
+
+    if (strcmp(kind, "io.buoyant.hostportPfx") == 0 ||
+        strcmp(kind, "io.buoyant.porthostPfx") == 0) {
+        if (na < 2 || !seg_decode(&a[1], s1, sizeof(s1)) ||
+            !split_host_port(s1, host, port, sizeof(host)))
+            return false;
+        add_seg(out, &a[0]);
+        if (strcmp(kind, "io.buoyant.hostportPfx") == 0) {
+            dtab_path_add_label(out, host, strlen(host));
+            dtab_path_add_label(out, port, strlen(port));
+        } else {
+            dtab_path_add_label(out, port, strlen(port));
+            dtab_path_add_label(out, host, strlen(host));
+        }
+        keep = 2;
+    } else if (strcmp(kind, "io.buoyant.http.subdomainOfPfx") == 0) {
+        if (na < 3 || !seg_decode(&a[0], s0, sizeof(s0)) || !seg_decode(&a[2], s2, sizeof(s2)) ||
+            !is_host(s0) || !is_host(s2) || !subdomain(s0, s2, host, sizeof(host)))
+            return false;
+        add_seg(out, &a[1]);
+        dtab_path_add_label(out, host, strlen(host));
+        keep = 3;
+    } else if (strcmp(kind, "io.buoyant.http.subdomainOf") == 0) {
+        if (na < 2 || !seg_decode(&a[0], s0, sizeof(s0)) || !seg_decode(&a[1], s1, sizeof(s1)) ||
+            !is_host(s0) || !is_host(s1) || !subdomain(s0, s1, host, sizeof(host)))
+            return false;
+        dtab_path_add_label(out, host, strlen(host));
+        keep = 2;
+    } else if (strcmp(kind, "io.buoyant.http.domainToPathPfx") == 0) {
+        if (na < 2 || !seg_decode(&a[1], s1, sizeof(s1)) || !is_host(s1))
+            return false;
+        add_seg(out, &a[0]);
+        if (!add_reversed_domain(out, s1))
+            return false;
+        keep = 2;
+    } else if (strcmp(kind, "io.buoyant.http.domainToPath") == 0) {
+        if (na < 1 || !seg_decode(&a[0], s0, sizeof(s0)) || !is_host(s0) ||
+            !add_reversed_domain(out, s0))
+            return false;
+        keep = 1;
+    } else if (strcmp(kind, "io.buoyant.http.anyMethodPfx") == 0) {
+        if (na < 2 || !seg_decode(&a[1], s1, sizeof(s1)) || !is_method(s1))
+            return false;
+        add_seg(out, &a[0]);
+        keep = 2;
+    } else if (strcmp(kind, "io.buoyant.http.anyMethod") == 0) {
+        if (na < 1 || !seg_decode(&a[0], s0, sizeof(s0)) || !is_method(s0))
+            return false;
+        keep = 1;
+    } else if (strcmp(kind, "io.buoyant.http.anyHostPfx") == 0) {
+        if (na < 2 || !seg_decode(&a[1], s1, sizeof(s1)) || !is_host(s1))
+            return false;
+        add_seg(out, &a[0]);
+        keep = 2;
+    } else if (strcmp(kind, "io.buoyant.http.anyHost") == 0) {
+        if (na < 1 || !seg_decode(&a[0], s0, sizeof(s0)) || !is_host(s0))
+            return false;
+        keep = 1;
+    } else {
+        return false;
+    }
+    for (i = keep; i < na; i++)
+        add_seg(out, &a[i]);
+    if (out->len == 0)
+        strbuf_addc(out, '/');
+    return true;
+}
+
+static bool
+is_rewriter(const char *kind)
+{
+    static const char *const kinds[] = {
+        "io.buoyant.hostportPfx",          "io.buoyant.porthostPfx",
+        "io.buoyant.http.subdomainOfPfx",  "io.buoyant.http.subdomainOf",
+        "io.buoyant.http.domainToPathPfx", "io.buoyant.http.domainToPath",
+        "io.buoyant.http.anyMethodPfx",    "io.buoyant.http.anyMethod",
+        "io.buoyant.http.anyHostPfx",      "io.buoyant.http.anyHost",
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(kinds); i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+static void
+bind_global(struct naming *n, const char *path, const struct span *v, size_t nseg,
+            struct dtab_bind *ret)
+{
+    char kind[128];
+
+    if (nseg < 2 || !seg_decode(&v[1], kind, sizeof(kind)))
+        return;
+    if (strcmp(kind, "inet") == 0 || strcmp(kind, "fixedinet") == 0) {
+        bind_inet(n, path, v, nseg, ret);
+    } else if (strcmp(kind, "io.buoyant.rinet") == 0) {
+        bind_rinet(n, path, v, nseg, ret);
+    } else if (strcmp(kind, "fail") == 0) {
+        bind_fail(n, ret, "%.*s: failed by /$/fail", (int) MESH_MIN(strlen(path), 120), path);
+    } else if (strcmp(kind, "nil") == 0) {
+        ret->kind = DTAB_BIND_EMPTY;
+    } else if (is_rewriter(kind)) {
+        struct strbuf sb = STRBUF_INIT;
+
+        if (rewrite(kind, v, nseg, &sb)) {
+            if (sb.len < sizeof(ret->path)) {
+                ret->kind = DTAB_BIND_REWRITE;
+                memcpy(ret->path, sb.s, sb.len + 1);
+            } else {
+                bind_fail(n, ret, "%s: rewritten path too long", kind);
+            }
+        }
+        strbuf_fini(&sb);
+    } else {
+        bind_fail(n, ret, "unknown namer %s", kind);
+    }
+}
+
+/* /#/<prefix>/...: the configured namers whose prefix matches, in order, until one
+ * answers something other than Neg. */
+static void
+bind_configured(struct naming *n, const char *path, const struct span *v, size_t nseg,
+                struct dtab_bind *ret)
+{
+    char name[NAME_MAX + 1];
+    size_t i, j;
+
+    for (i = 0; i < n->n_fs; i++) {
+        struct fs_namer *ns = &n->fs[i];
+        struct fs_node *node = ns->root;
+
+        if (nseg < 1 + ns->n_pfx)
+            continue;
+        for (j = 0; j < ns->n_pfx; j++)
+            if (!seg_decode(&v[1 + j], name, sizeof(name)) || strcmp(name, ns->pfx[j]) != 0)
+                break;
+        if (j < ns->n_pfx)
+            continue;
+        for (j = 1 + ns->n_pfx; j < nseg; j++) {
+            struct fs_node *c;
+
+            if (!seg_decode(&v[j], name, sizeof(name)) || (c = fs_child(node, name)) == NULL)
+                break;
+            if (c->is_dir) {
+                node = c;
+                continue;
+            }
+            if (!c->loaded)
+                (void) fs_file_load(ns, c); /* first use; nothing cached can refer to it */
+            c->e.last_used = ev_now(n->loop);
+            if (c->missing)
+                break;
+            if (c->fail != NULL) {
+                bind_fail(n, ret, "%s", c->fail);
+                return;
+            }
+            if (c->e.eps == NULL) {
+                ret->kind = DTAB_BIND_PENDING; /* first host answers on their way */
+                return;
+            }
+            bind_bound(ret, path, v, nseg, j, &c->e); /* a refresh in flight serves the last set */
+            return;
+        }
+    }
+}
+
+static void
+naming_binder(void *ctx, const char *path, size_t len, struct dtab_bind *ret)
+{
+    struct naming *n = ctx;
+    struct span v[NAMING_MAX_SEGS];
+    char *p = xstrndup(path, len); /* the helpers want a NUL-terminated path */
+    size_t nseg;
+
+    ret->kind = DTAB_BIND_NEG;
+    nseg = split(p, len, v, ARRAY_SIZE(v));
+    if (nseg != SIZE_MAX && nseg > 0) {
+        if (span_is(&v[0], "#"))
+            bind_configured(n, p, v, nseg, ret);
+        else if (span_is(&v[0], "$"))
+            bind_global(n, p, v, nseg, ret);
+    }
+    free(p);
+}
+
+/* ---- evaluation cache -------------------------------------------------------------- */
+
+static uint64_t
+cache_hash(uint64_t serial, const char *path, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (serial * 0x9e3779b97f4a7c15ULL);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) path[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void
+cache_clear(struct naming *n)
+{
+    size_t i;
+
+    for (i = 0; i < NAMING_CACHE_BUCKETS; i++) {
+        while (n->buckets[i] != NULL) {
+            struct cache_entry *ce = n->buckets[i];
+
+            n->buckets[i] = ce->next;
+            dtab_result_fini(&ce->res);
+            free(ce);
+        }
+    }
+    n->n_cached = 0;
+}
+
+static void
+cache_remove(struct naming *n, struct cache_entry *ce)
+{
+    struct cache_entry **pp = &n->buckets[ce->hash % NAMING_CACHE_BUCKETS];
+
+    while (*pp != ce)
+        pp = &(*pp)->next;
+    *pp = ce->next;
+    dtab_result_fini(&ce->res);
+    free(ce);
+    n->n_cached--;
+}
+
+/* ---- naming_bind ------------------------------------------------------------------- */
+
+static double
+naming_rand01(struct naming *n)
+{
+    uint64_t x = n->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    n->rng = x;
+    return (double) ((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+say(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why == NULL || whylen == 0)
+        return;
+    va_start(ap, fmt);
+    (void) vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+int
+naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t len,
+            struct name_bound *ret, char *why, size_t whylen)
+{
+    uint64_t serial = dtab_serial(dtab), hash = cache_hash(serial, path, len), gen;
+    struct cache_entry *ce;
+    const struct dtab_leaf *leaf;
+    struct entry *e;
+    size_t i;
+    int r;
+
+    for (ce = n->buckets[hash % NAMING_CACHE_BUCKETS]; ce != NULL; ce = ce->next)
+        if (ce->hash == hash && ce->serial == serial && ce->len == len &&
+            memcmp(ce->path, path, len) == 0)
+            break;
+    if (ce == NULL) {
+        if (!dtab_path_valid(path, len)) {
+            say(why, whylen, "invalid path %.*s", (int) MESH_MIN(len, (size_t) 120), path);
+            return -EINVAL;
+        }
+        if (n->n_cached >= NAMING_CACHE_MAX)
+            cache_clear(n); /* e.g. many request-local dtabs: start over */
+        ce = xcalloc(1, sizeof(*ce) + len + 1);
+        ce->serial = serial;
+        ce->hash = hash;
+        ce->gen = n->gen - 1; /* stale: evaluated below */
+        ce->len = len;
+        memcpy(ce->path, path, len);
+        ce->next = n->buckets[hash % NAMING_CACHE_BUCKETS];
+        n->buckets[hash % NAMING_CACHE_BUCKETS] = ce;
+        n->n_cached++;
+    }
+    if (ce->gen != n->gen) {
+        dtab_result_fini(&ce->res);
+        gen = n->gen;
+        r = dtab_eval(dtab, path, len, naming_binder, n, &ce->res);
+        if (r < 0) {
+            say(why, whylen, "%s", r == -ENOMEM ? "out of memory" : "invalid path");
+            cache_remove(n, ce);
+            return r;
+        }
+        ce->gen = gen;
+    }
+
+    switch (ce->res.kind) {
+    case DTAB_RES_NEG:
+        say(why, whylen, "%s", ce->res.reason);
+        return ce->res.pending ? -EAGAIN : -ENOENT;
+    case DTAB_RES_EMPTY:
+        say(why, whylen, "%s", ce->res.reason);
+        return -ENOENT;
+    case DTAB_RES_FAIL:
+        say(why, whylen, "%s", ce->res.reason);
+        return -EIO;
+    case DTAB_RES_LEAF:
+    case DTAB_RES_UNION:
+        break;
+    }
+    /* every leaf is in use, picked or not, so none is refreshed less or forgotten */
+    for (i = 0; i < ce->res.n_leaves; i++)
+        if (!ce->res.leaves[i].empty)
+            ((struct entry *) ce->res.leaves[i].handle)->last_used = ev_now(n->loop);
+    leaf = dtab_result_pick(&ce->res, naming_rand01(n));
+    if (leaf == NULL || leaf->empty) {
+        say(why, whylen, "%.*s: picked an empty ('$') branch", (int) MESH_MIN(len, (size_t) 120),
+            path);
+        return -ENOENT;
+    }
+    e = leaf->handle;
+    if (e->eps == NULL) {
+        say(why, whylen, "%s: waiting for a namer to answer", leaf->id);
+        return -EAGAIN;
+    }
+    (void) snprintf(ret->id, sizeof(ret->id), "%s", leaf->id);
+    (void) snprintf(ret->residual, sizeof(ret->residual), "%s", leaf->residual);
+    ret->eps = endpoint_set_ref(e->eps);
+    return 0;
+}
+
+void
+name_bound_fini(struct name_bound *b)
+{
+    b->eps = endpoint_set_unref(b->eps);
+}
+
+void
+naming_set_on_change(struct naming *n, void (*cb)(void *ctx), void *ctx)
+{
+    n->on_change = cb;
+    n->on_change_ctx = ctx;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static int
+fs_namer_init(struct naming *n, struct fs_namer *ns, const struct cfg_namer *c, char *err,
+              size_t errlen)
+{
+    const char *pfx = c->prefix != NULL && c->prefix[0] != '\0' ? c->prefix : c->kind;
+    struct span v[NAMING_MAX_SEGS];
+    char shown[1024], name[NAME_MAX + 1];
+    size_t nseg, i;
+    struct stat st;
+
+    ns->n = n;
+    while (*pfx == '/')
+        pfx++;
+    (void) snprintf(shown, sizeof(shown), "/%s", pfx);
+    nseg = split(shown, strlen(shown), v, ARRAY_SIZE(v));
+    if (!dtab_path_valid(shown, strlen(shown)) || nseg == 0 || nseg == SIZE_MAX) {
+        say(err, errlen, "namer %s: prefix \"%s\" is not a valid path", c->kind, pfx);
+        return -EINVAL;
+    }
+    ns->pfx = xcalloc(nseg, sizeof(*ns->pfx));
+    for (i = 0; i < nseg; i++) {
+        if (!seg_decode(&v[i], name, sizeof(name))) {
+            say(err, errlen, "namer %s: prefix \"%s\" is not a valid path", c->kind, pfx);
+            return -EINVAL;
+        }
+        ns->pfx[ns->n_pfx++] = xstrdup(name);
+    }
+    if (c->root_dir == NULL || c->root_dir[0] == '\0') {
+        say(err, errlen, "namer %s: rootDir is required", c->kind);
+        return -EINVAL;
+    }
+    ns->root_dir = xstrdup(c->root_dir);
+    if (stat(ns->root_dir, &st) == -1) {
+        int r = errno;
+
+        say(err, errlen, "namer %s: rootDir %s: %s", c->kind, ns->root_dir, strerror(r));
+        return -r;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        say(err, errlen, "namer %s: rootDir %s: not a directory", c->kind, ns->root_dir);
+        return -ENOTDIR;
+    }
+    if (n->ifd == -1) {
+        n->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (n->ifd == -1) {
+            int r = errno;
+
+            say(err, errlen, "namer %s: inotify: %s", c->kind, strerror(r));
+            return -r;
+        }
+        ev_io_init(&n->ifd_io, naming_on_inotify, n->ifd, EV_READ);
+        ev_io_start(n->loop, &n->ifd_io);
+        ev_unref(n->loop);
+    }
+    ns->root = xcalloc(1, sizeof(*ns->root));
+    ns->root->name = xstrdup("");
+    ns->root->is_dir = true;
+    ns->root->wd = -1;
+    fs_dir_scan(ns, ns->root, 0);
+    if (ns->root->wd == -1) {
+        say(err, errlen, "namer %s: cannot watch rootDir %s", c->kind, ns->root_dir);
+        return -EIO;
+    }
+    return 0;
+}
+
+struct naming *
+naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen)
+{
+    struct naming *n = xcalloc(1, sizeof(*n));
+    size_t i;
+
+    n->loop = loop;
+    n->gen = 1;
+    n->ifd = -1;
+    n->rng = (clock_mono_us() ^ ((uint64_t) getpid() << 32) ^ (uint64_t) (uintptr_t) n) | 1;
+    n->jobs_tail = &n->jobs;
+    n->answers_tail = &n->answers;
+    n->buckets = xcalloc(NAMING_CACHE_BUCKETS, sizeof(*n->buckets));
+    pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->cv, NULL);
+    ev_async_init(&n->wake, naming_on_dns);
+    ev_async_start(loop, &n->wake);
+    ev_unref(loop);
+    ev_timer_init(&n->tick, naming_on_tick, NAMING_DNS_REFRESH_S, NAMING_DNS_REFRESH_S);
+    ev_timer_start(loop, &n->tick);
+    ev_unref(loop);
+
+    if (cfg != NULL && cfg->n_namers > 0)
+        n->fs = xcalloc(cfg->n_namers, sizeof(*n->fs));
+    for (i = 0; cfg != NULL && i < cfg->n_namers; i++) {
+        const struct cfg_namer *c = &cfg->namers[i];
+
+        if (c->kind == NULL || strcmp(c->kind, "io.l5d.fs") != 0) {
+            log_notice("naming: namer %s is not implemented; its names are Neg",
+                       c->kind ? c->kind : "(none)");
+            continue;
+        }
+        n->n_fs++;
+        if (fs_namer_init(n, &n->fs[n->n_fs - 1], c, err, errlen) < 0)
+            return naming_free(n);
+    }
+    return n;
+}
+
+struct naming *
+naming_free(struct naming *n)
+{
+    struct dns_job *job;
+    struct dns_answer *a;
+    size_t i, j;
+
+    if (n == NULL)
+        return NULL;
+    if (n->thread_started) {
+        pthread_mutex_lock(&n->mu);
+        n->stopping = true;
+        pthread_cond_signal(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        (void) pthread_join(n->thread, NULL);
+    }
+    while ((job = n->jobs) != NULL) {
+        n->jobs = job->next;
+        free(job);
+    }
+    while ((a = n->answers) != NULL) {
+        n->answers = a->next;
+        free(a->addrs);
+        free(a);
+    }
+    ev_ref(n->loop); /* the watchers were unref'd while active */
+    ev_async_stop(n->loop, &n->wake);
+    ev_ref(n->loop);
+    ev_timer_stop(n->loop, &n->tick);
+    if (n->ifd != -1) {
+        ev_ref(n->loop);
+        ev_io_stop(n->loop, &n->ifd_io);
+    }
+
+    cache_clear(n);
+    free(n->buckets);
+    for (i = 0; i < n->n_fs; i++) {
+        struct fs_namer *ns = &n->fs[i];
+
+        if (ns->root != NULL)
+            fs_node_free(ns, ns->root);
+        for (j = 0; j < ns->n_pfx; j++)
+            free(ns->pfx[j]);
+        free(ns->pfx);
+        free(ns->root_dir);
+    }
+    free(n->fs);
+    free(n->watches);
+    if (n->ifd != -1)
+        (void) close(n->ifd);
+    while (n->inets != NULL) {
+        struct inet_entry *ie = n->inets;
+
+        n->inets = ie->next;
+        inet_free(n, ie);
+    }
+    MESH_BUG_ON(n->hosts != NULL); /* every user dropped its reference */
+    pthread_cond_destroy(&n->cv);
+    pthread_mutex_destroy(&n->mu);
+    free(n);
+    return NULL;
+}

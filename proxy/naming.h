@@ -40,26 +40,39 @@ struct endpoint_set *endpoint_set_unref(struct endpoint_set *s); /* returns NULL
 
 /* The outcome of naming_bind(). */
 struct name_bound {
-    char id[512];        /* bound id: "/$/inet/127.0.0.1/8080", "/#/io.l5d.fs/world" */
+    char id[512];        /* bound id: "/$/inet/127.0.0.1/8080", "/#/io.l5d.fs/world"; the
+                          * path the namer consumed, so "/$/inet/8080" for a port alone */
     char residual[512];  /* "" or "/rest/of/path" */
     struct endpoint_set *eps; /* referenced; may hold 0 endpoints */
 };
 
 /* Starts the namers of <cfg> on <loop> (the worker's). NULL with <err> filled (one line)
- * when a namer cannot start (e.g. rootDir missing). */
+ * when a namer cannot start (e.g. rootDir missing). <cfg> may be NULL (built-in namers
+ * only); what is needed is copied, so <cfg> may be freed afterwards. Namer kinds other
+ * than io.l5d.fs are logged and skipped (their names are Neg). The watchers it starts on
+ * <loop> are unref'd: they never keep ev_run() alive on their own. Call after fork(). */
 struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen);
+/* Stops the watchers and joins the resolver thread (which may first finish a lookup in
+ * progress). Endpoint sets referenced by callers stay valid. NULL is a no-op; returns
+ * NULL. */
 struct naming *naming_free(struct naming *n);
 
-/* <cb>(<ctx>) runs whenever any name's state changes (a DNS answer, a file edit). */
+/* <cb>(<ctx>) runs whenever any name's state changes (a DNS answer, a file edit), once per
+ * batch of changes, from the loop (never from inside naming_bind()). <cb> may call
+ * naming_bind() but must not free <n>. */
 void naming_set_on_change(struct naming *n, void (*cb)(void *ctx), void *ctx);
 
 /* Binds <path> through <dtab> (the router's dtab, with any request-local dentries already
- * appended). Returns:
+ * appended; NULL is the empty dtab). Returns:
  *   0        *ret filled (release with name_bound_fini)
  *   -EAGAIN  pending: some namer has not answered yet
  *   -ENOENT  no route (neg/empty): <why> says so, for a 503 body
  *   -EIO     a failure (!, /$/fail, unreadable file, malformed namer file): <why>
- *   -EINVAL  <path> is not a valid path */
+ *   -EINVAL  <path> is not a valid path
+ *   -ENOMEM  (dtab_eval ran out of memory)
+ * <why> (may be NULL) gets one line on every non-zero return. Evaluations are cached per
+ * (dtab_serial(<dtab>), <path>) until a namer changes, so binding the same name again is
+ * a hash lookup and a weighted pick (per-naming xorshift PRNG) among union branches. */
 int naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t len,
                 struct name_bound *ret, char *why, size_t whylen);
 void name_bound_fini(struct name_bound *b);
