@@ -456,12 +456,12 @@ local_done(struct conn *c)
         stats_finish(&c->req.client->stats, ok, dur);
     stats_finish(&c->listener->stats, ok, dur);
     request_reset(c);
+    c->state = CONN_IDLE; /* the request's books are closed */
     if (c->close_after) {
         shutdown(c->fd, SHUT_WR);
         conn_close(c);
         return;
     }
-    c->state = CONN_IDLE;
     conn_set_deadline(c, ms_from_now(clock_mono_us(), c->worker->cfg->meshd.idle_timeout_ms));
 }
 
@@ -760,7 +760,7 @@ start_upstream(struct conn *c)
     struct upconn *u;
 
     for (;;) {
-        ep = upstream_pick(w, r->client);
+        ep = upstream_pick(w, r->client, r->failed_ep);
         if (ep == NULL) {
             snprintf(r->why, sizeof(r->why), "no endpoints for %s (%s)", r->path, r->client->id);
             respond_local(c, 503, "no endpoints", r->why);
@@ -771,6 +771,7 @@ start_upstream(struct conn *c)
         if (u != NULL)
             break;
         upstream_record(r->client, ep, false);
+        r->failed_ep = ep;
         if (r->attempts >= CONN_MAX_ATTEMPTS) {
             snprintf(r->why, sizeof(r->why), "cannot connect to %s for %s: %s", ep->label,
                      r->path, strerror(errno));
@@ -792,6 +793,7 @@ retry_upstream(struct conn *c, const char *what)
     struct request *r = &c->req;
 
     if (c->up) {
+        r->failed_ep = c->up->ep;
         c->up->conn = NULL;
         upconn_close(c->up);
         c->up = NULL;
@@ -1110,7 +1112,7 @@ step_response(struct conn *c)
 
         if (u->in && buf_len(u->in) > 0) {
             rc = http1_parse_response(u->in->data + u->in->start, buf_len(u->in),
-                                      &c->worker->limits, r->is_head, hdrs,
+                                      &c->worker->resp_limits, r->is_head, hdrs,
                                       MESH_MIN(ARRAY_SIZE(hdrs), c->worker->max_headers), &hr,
                                       &err);
         }
@@ -1275,12 +1277,12 @@ finish_request(struct conn *c)
     if (!r->req_done)
         c->close_after = true; /* the rest of the request body is still on the wire */
     request_reset(c);
+    c->state = CONN_IDLE; /* the request's books are closed */
     if (c->close_after) {
         shutdown(c->fd, SHUT_WR);
         conn_close(c);
         return;
     }
-    c->state = CONN_IDLE;
     conn_set_deadline(c, ms_from_now(clock_mono_us(), c->worker->cfg->meshd.idle_timeout_ms));
 }
 
@@ -1337,10 +1339,18 @@ step_head(struct conn *c)
     return true;
 }
 
+/* Bounded so one busy stream cannot starve the worker's other connections: after
+ * CONN_RUN_ROUNDS steps that all made progress it yields, and a fed event brings it
+ * back in the next loop iteration (the want flags of a round that made progress do not
+ * say what to wait for). */
+#define CONN_RUN_ROUNDS 64
+
 static void
 conn_run(struct conn *c)
 {
-    for (int rounds = 0; rounds < 64 && !c->closing; rounds++) {
+    int rounds;
+
+    for (rounds = 0; rounds < CONN_RUN_ROUNDS && !c->closing; rounds++) {
         bool progress = false;
 
         c->want_read = c->want_write = false;
@@ -1372,8 +1382,11 @@ conn_run(struct conn *c)
         if (!progress)
             break;
     }
-    if (!c->closing)
-        conn_update_io(c);
+    if (c->closing)
+        return;
+    conn_update_io(c);
+    if (rounds == CONN_RUN_ROUNDS)
+        ev_feed_event(c->worker->loop, &c->io, EV_CUSTOM);
 }
 
 static void

@@ -163,6 +163,8 @@ struct request {
     bool resp_done;
     bool resp_keep_alive;     /* upstream connection reusable after this response */
     unsigned attempts;        /* upstream attempts (requeues after connect failures) */
+    const struct endpoint_state *failed_ep; /* last endpoint that failed: not picked again
+                                             * while others exist (only compared) */
     uint64_t req_bytes, resp_bytes;
 };
 
@@ -210,7 +212,8 @@ struct worker {
     ev_timer tick;            /* 100 ms housekeeping: binding deadlines */
     struct buf_pool bufs;
     uint64_t rng;             /* xorshift64* state */
-    struct http1_limits limits;
+    struct http1_limits limits;      /* requests */
+    struct http1_limits resp_limits; /* responses: up to a buffer */
     uint32_t max_headers;
 };
 
@@ -242,8 +245,9 @@ void scope_stats_init(struct scope_stats *s, struct stats_region *r, const char 
 
 /* upstream.c */
 /* Picks an endpoint of <c> (p2c least-loaded, skipping endpoints marked down unless
- * all are). NULL when <c> has none. */
-struct endpoint_state *upstream_pick(struct worker *w, struct client *c);
+ * all are, and <avoid> unless it is the only one). NULL when <c> has none. */
+struct endpoint_state *upstream_pick(struct worker *w, struct client *c,
+                                     const struct endpoint_state *avoid);
 /* An idle pooled connection to <ep>, or a new one being connected. NULL with errno. */
 struct upconn *upstream_acquire(struct worker *w, struct client *c, struct endpoint_state *ep);
 /* The request on <u> finished cleanly: back to the pool if <reusable>, else closed. */

@@ -115,7 +115,6 @@ add_uri_segments(struct strbuf *sb, const char *uri, size_t len, unsigned max)
         if (i > start) {
             if (max && n == max)
                 break;
-            strbuf_addc(sb, '/');
             dtab_path_add_label(sb, uri + start, i - start);
             n++;
         }
@@ -138,7 +137,6 @@ identify_one(const struct router *r, const struct cfg_identifier *id, const stru
                 snprintf(why, whylen, "no Host header");
                 return -ENOENT;
             }
-            strbuf_addc(sb, '/');
             dtab_path_add_label(sb, in->host, in->host_len);
             return 0;
         }
@@ -147,11 +145,10 @@ identify_one(const struct router *r, const struct cfg_identifier *id, const stru
             snprintf(why, whylen, "no %s header", id->header);
             return -ENOENT;
         }
-        strbuf_addc(sb, '/');
         dtab_path_add_label(sb, h->value, h->value_len);
         return 0;
     case CFG_ID_METHOD_AND_HOST:
-        strbuf_adds(sb, in->req->minor_version == 0 ? "/1.0/" : "/1.1/");
+        strbuf_adds(sb, in->req->minor_version == 0 ? "/1.0" : "/1.1");
         dtab_path_add_label(sb, in->req->method, in->req->method_len);
         if (in->req->minor_version == 1) {
             char host[256];
@@ -164,7 +161,6 @@ identify_one(const struct router *r, const struct cfg_identifier *id, const stru
             for (size_t i = 0; i < n; i++)
                 host[i] = (char) (in->host[i] >= 'A' && in->host[i] <= 'Z' ? in->host[i] + 32
                                                                            : in->host[i]);
-            strbuf_addc(sb, '/');
             dtab_path_add_label(sb, host, n);
         }
         if (id->uri_in_dst)

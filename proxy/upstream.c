@@ -69,8 +69,15 @@ upconn_close(struct upconn *u)
     endpoint_maybe_free(ep);
 }
 
+static bool
+usable(const struct endpoint_state *ep, const struct endpoint_state *avoid, uint64_t now,
+       bool all_down)
+{
+    return ep != avoid && (all_down || ep->down_until_us <= now);
+}
+
 struct endpoint_state *
-upstream_pick(struct worker *w, struct client *c)
+upstream_pick(struct worker *w, struct client *c, const struct endpoint_state *avoid)
 {
     struct endpoint_state *avail[2];
     uint64_t now = clock_mono_us();
@@ -83,24 +90,27 @@ upstream_pick(struct worker *w, struct client *c)
     if (c->n_ep == 1)
         return c->ep[0];
     for (unsigned i = 0; i < c->n_ep; i++)
-        if (c->ep[i]->down_until_us <= now)
+        if (c->ep[i] != avoid && c->ep[i]->down_until_us <= now)
             n_up++;
     all_down = n_up == 0; /* then pick among all, as Finagle's balancer does */
+    if (all_down)
+        n_up = avoid ? c->n_ep - 1 : c->n_ep;
     if (w->cfg && c->router->cfg->client.lb == CFG_LB_ROUND_ROBIN) {
         for (unsigned k = 0; k < c->n_ep; k++) {
             struct endpoint_state *ep = c->ep[c->rr_next++ % c->n_ep];
 
-            if (all_down || ep->down_until_us <= now)
+            if (usable(ep, avoid, now, all_down))
                 return ep;
         }
         return c->ep[0];
     }
     /* power of two choices among the available endpoints, least load per weight */
     for (int k = 0; k < 2; k++) {
-        unsigned target = worker_rand32(w) % (all_down ? c->n_ep : n_up);
+        unsigned target = worker_rand32(w) % n_up;
 
+        avail[k] = c->ep[0];
         for (unsigned i = 0; i < c->n_ep; i++) {
-            if (!all_down && c->ep[i]->down_until_us > now)
+            if (!usable(c->ep[i], avoid, now, all_down))
                 continue;
             if (target-- == 0) {
                 avail[k] = c->ep[i];

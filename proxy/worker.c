@@ -275,6 +275,10 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
     if (w->limits.max_head + 1024 > cfg->meshd.buffer_size)
         w->limits.max_head = cfg->meshd.buffer_size > 2048 ? cfg->meshd.buffer_size - 1024 : 1024;
     w->limits.max_headers = cfg->meshd.max_headers;
+    /* responses are the upstream's business: as large as a buffer holds */
+    w->resp_limits.max_request_line = 8192;
+    w->resp_limits.max_head = cfg->meshd.buffer_size - 1;
+    w->resp_limits.max_headers = cfg->meshd.max_headers;
 
     if (n_fds != w->n_listeners) {
         log_err("bug: %zu listening sockets for %zu servers", n_fds, w->n_listeners);

@@ -167,7 +167,9 @@ START_TEST(test_proxy_keepalive_and_pipelining)
     ck_assert_int_ge(fd, 0);
     /* keep-alive: three requests one after the other on one connection */
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(harness_send(fd, "GET / HTTP/1.1\r\nHost: hello\r\n\r\n", 32), 0);
+        const char *one = "GET / HTTP/1.1\r\nHost: hello\r\n\r\n";
+
+        ck_assert_int_eq(harness_send(fd, one, strlen(one)), 0);
         ck_assert_int_eq(harness_read_response(fd, false, 4096, &r), 0);
         ck_assert_int_eq(r.status, 200);
         ck_assert(!r.closed);

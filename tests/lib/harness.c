@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,11 +384,15 @@ harness_read_response(int fd, bool is_head, size_t max_body, struct harness_resp
         r->closed = true;
     }
     if (!r->closed && rd.start == rd.end) {
-        /* peek whether the server closed right after */
-        char c;
-        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        /* did the server close right after? Wait a little when it said it would. */
+        char c, conn[64];
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        bool said_close = harness_resp_header(r, "Connection", conn, sizeof(conn)) &&
+                          strcasecmp(conn, "close") == 0;
 
-        if (n == 0)
+        if (said_close)
+            (void) poll(&pfd, 1, 2000);
+        if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
             r->closed = true;
     }
     return 0;
