@@ -197,7 +197,7 @@ client_main(void *arg)
         struct http1_header hdrs[100];
         struct http1_request r;
         struct http1_error err;
-        char body[1024];
+        char body[1024], target[1024];
         bool close_it;
         int rc;
 
@@ -228,18 +228,13 @@ client_main(void *arg)
                 break;
             continue;
         }
-        /* the rest ignore the request body */
-        {
-            struct http1_request copy = r;
-            char target[1024];
-
-            snprintf(target, sizeof(target), "%.*s", (int) r.target_len, r.target);
-            copy.target = target;
-            consume(c, (size_t) rc);
-            if (handle_body(c, &r, false, close_it) != 0)
-                break;
-            r = copy;
-        }
+        /* the rest ignore the request body; keep the target, the buffer moves */
+        snprintf(target, sizeof(target), "%.*s", (int) r.target_len, r.target);
+        consume(c, (size_t) rc);
+        if (handle_body(c, &r, false, close_it) != 0)
+            break;
+        r.target = target;
+        r.target_len = strlen(target);
         if (path_is(&r, "/reset")) {
             struct linger lg = {1, 0};
 

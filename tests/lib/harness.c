@@ -30,6 +30,8 @@ static int n_spawned;
 static char *tmpdirs[MAX_TMPDIRS];
 static int n_tmpdirs;
 
+static void register_cleanup(void);
+
 static long
 now_ms(void)
 {
@@ -63,6 +65,7 @@ harness_tmpdir(void)
 
     if (d == NULL || n_tmpdirs == MAX_TMPDIRS)
         abort();
+    register_cleanup();
     tmpdirs[n_tmpdirs] = strdup(d);
     return tmpdirs[n_tmpdirs++];
 }
@@ -84,6 +87,23 @@ harness_write_file(const char *path, const char *content)
         abort();
 }
 
+static void
+at_exit_cleanup(void)
+{
+    harness_cleanup();
+}
+
+static void
+register_cleanup(void)
+{
+    static bool registered;
+
+    /* A failed Check assertion ends the test process before its teardown runs. */
+    if (!registered)
+        atexit(at_exit_cleanup);
+    registered = true;
+}
+
 pid_t
 harness_spawn(char *const argv[], const char *log_path)
 {
@@ -92,6 +112,7 @@ harness_spawn(char *const argv[], const char *log_path)
 
     if (pid == -1)
         abort();
+    register_cleanup();
     if (pid == 0) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
