@@ -259,6 +259,13 @@ admin_free(struct admin *a)
     return NULL;
 }
 
+struct admin *
+admin_discard(struct admin *a)
+{
+    free(a);
+    return NULL;
+}
+
 bool
 admin_query_get(const struct admin_request *req, const char *key, char *ret, size_t retlen)
 {

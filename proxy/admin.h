@@ -37,6 +37,9 @@ typedef void admin_handler_fn(void *ctx, const struct admin_request *req,
 struct admin *admin_new(struct ev_loop *loop, const char *ip, uint16_t port,
                         admin_handler_fn *handler, void *ctx, char *err, size_t errlen);
 struct admin *admin_free(struct admin *a);
+/* In a forked child: frees the memory only (the watcher belongs to the parent's loop and
+ * the child closed the fd already). */
+struct admin *admin_discard(struct admin *a);
 int admin_fd(const struct admin *a);
 
 /* Finds <key> in the request's query and percent-decodes its value into <ret>. */

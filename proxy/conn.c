@@ -298,6 +298,14 @@ request_reset(struct conn *c)
 }
 
 void
+conn_abort(struct conn *c)
+{
+    conn_close(c);
+    if (c->refs == 0)
+        conn_destroy(c);
+}
+
+void
 conn_drain(struct conn *c)
 {
     c->close_after = true;

@@ -265,6 +265,8 @@ void conn_accept(struct worker *w, struct listener *l, int fd, const struct sock
                  socklen_t salen);
 void conn_drain(struct conn *c);     /* worker draining: close if idle, else close after */
 void conn_close(struct conn *c);
+/* Closes and frees <c> now: only when no callback frame uses it (worker exit). */
+void conn_abort(struct conn *c);
 void conn_binding_retry(struct conn *c);
 /* upconn events, forwarded by upstream.c */
 void conn_on_upstream_connected(struct conn *c);

@@ -304,17 +304,27 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
 
     ev_run(w->loop, 0);
 
-    /* Drained (or deadline): let the kernel reset what is left. */
+    /* Drained (or deadline): close what is left and free everything, so that leak
+     * checkers see a clean exit. */
     {
         struct list *pos, *tmp;
 
-        list_for_each_safe(pos, tmp, &w->conns) {
-            struct conn *c = list_entry(pos, struct conn, link);
-
-            c->refs = 0;
-            conn_close(c);
-        }
+        list_for_each_safe(pos, tmp, &w->conns)
+            conn_abort(list_entry(pos, struct conn, link));
     }
+    upstream_close_idle(w);
+    for (size_t i = 0; i < w->n_listeners; i++)
+        ev_io_stop(w->loop, &w->listeners[i].io);
+    ev_io_stop(w->loop, &w->chan_io);
+    ev_timer_stop(w->loop, &w->drain_timer);
+    for (size_t i = 0; i < w->n_routers; i++)
+        router_fini(&w->routers[i]);
+    free(w->routers);
+    free(w->listeners);
+    w->naming = naming_free(w->naming);
+    buf_pool_fini(&w->bufs);
+    ev_loop_destroy(w->loop);
+    free(w);
     log_debug("exiting");
     return rc;
 }

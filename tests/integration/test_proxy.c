@@ -88,7 +88,19 @@ setup(void)
 static void
 teardown(void)
 {
+    char bad[1024] = "";
+    bool clean = true;
+
+    /* stop meshd the way an operator does, so its workers exit (and are leak-checked) */
+    if (md.pid > 0 && kill(md.pid, 0) == 0)
+        (void) harness_signal_wait(md.pid, SIGTERM, 10000);
+    if (md.log_path[0])
+        clean = harness_log_clean(md.log_path, bad, sizeof(bad));
+    if (!clean)
+        harness_print_log(md.log_path);
     harness_cleanup();
+    memset(&md, 0, sizeof(md));
+    ck_assert_msg(clean, "meshd log: %s", bad);
 }
 
 static void

@@ -503,6 +503,29 @@ harness_hwm_kb(pid_t pid)
     return status_field(pid, "VmHWM");
 }
 
+bool
+harness_log_clean(const char *path, char *first_bad, size_t len)
+{
+    static const char *const bad[] = {"AddressSanitizer", "LeakSanitizer", "runtime error:",
+                                      "bug: "};
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    bool clean = true;
+
+    if (f == NULL)
+        return true;
+    while (clean && fgets(line, sizeof(line), f)) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            if (strstr(line, bad[i])) {
+                snprintf(first_bad, len, "%s", line);
+                clean = false;
+            }
+        }
+    }
+    fclose(f);
+    return clean;
+}
+
 void
 harness_print_log(const char *path)
 {

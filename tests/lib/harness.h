@@ -71,5 +71,7 @@ int harness_meshd_start(struct harness_meshd *m, const char *yaml, int admin_por
 /* Reads a numeric metric from /admin/metrics.json; returns -1 when absent. */
 long long harness_metric(int admin_port, const char *name);
 void harness_print_log(const char *path);
+/* False when <path> holds a sanitizer report or a "bug:" line (copied to <first_bad>). */
+bool harness_log_clean(const char *path, char *first_bad, size_t len);
 
 #endif
