@@ -42,7 +42,8 @@ struct router {
     struct worker *worker;
     struct dtab *dtab;           /* parsed base dtab */
     char via[64];                /* our Via entry: "1.1 meshd" */
-    struct list services;        /* struct service.link */
+    struct list services;        /* struct service.link, most recently used first */
+    unsigned n_services;         /* bounded: see ROUTER_MAX_SERVICES */
     struct list clients;         /* struct client.link */
 };
 

@@ -21,6 +21,8 @@
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
 
+#define ROUTER_MAX_SERVICES 1000 /* logical names with their own stats, per router */
+
 void
 scope_stats_init(struct scope_stats *s, struct stats_region *r, const char *prefix)
 {
@@ -251,9 +253,14 @@ router_service(struct router *r, const char *name)
             return s;
         }
     }
+    /* Names come from requests (Host headers): bound how many get their own stats, or
+     * a client sending random hosts would grow the worker without limit. */
+    if (r->n_services >= ROUTER_MAX_SERVICES)
+        return NULL;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
+    r->n_services++;
     snprintf(s->name, sizeof(s->name), "%s", name);
     snprintf(prefix, sizeof(prefix), "rt/%s/service/%s", r->cfg->label, scope_name(name));
     scope_stats_init(&s->stats, r->worker->stats, prefix);
