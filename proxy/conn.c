@@ -226,6 +226,7 @@ conn_accept(struct worker *w, struct listener *l, int fd, const struct sockaddr 
     c->worker = w;
     c->listener = l;
     c->state = CONN_IDLE;
+    c->rd_ready = true; /* clients usually send their request right after connecting */
     if (salen <= sizeof(c->peer)) {
         memcpy(&c->peer, sa, salen);
         c->peer_len = salen;
@@ -338,13 +339,21 @@ read_client(struct conn *c)
         buf_compact(c->in);
     if (buf_room(c->in) == 0)
         return 0;
+    if (!c->rd_ready) {
+        /* the last read drained the socket: let epoll say when more arrives */
+        c->want_read = true;
+        return 0;
+    }
     n = read(c->fd, c->in->data + c->in->end, buf_room(c->in));
     if (n > 0) {
+        if ((uint32_t) n < buf_room(c->in))
+            c->rd_ready = false; /* a short read emptied the socket */
         c->in->end += (uint32_t) n;
         stats_inc(c->listener->received_bytes, (uint64_t) n);
         return (int) n;
     }
     if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+        c->rd_ready = false;
         c->want_read = true;
         return 0;
     }
@@ -1084,8 +1093,14 @@ read_upstream(struct conn *c)
         buf_compact(u->in);
     if (buf_room(u->in) == 0)
         return 0;
+    if (!u->rd_ready) {
+        u->want_read = true;
+        return 0;
+    }
     n = read(u->fd, u->in->data + u->in->end, buf_room(u->in));
     if (n > 0) {
+        if ((uint32_t) n < buf_room(u->in))
+            u->rd_ready = false;
         u->in->end += (uint32_t) n;
         u->deadline_us = ms_from_now(clock_mono_us(), UPSTREAM_READ_TIMEOUT_MS);
         return (int) n;
@@ -1093,6 +1108,7 @@ read_upstream(struct conn *c)
     if (n == 0)
         return -1;
     if (errno == EAGAIN || errno == EINTR) {
+        u->rd_ready = false;
         u->want_read = true;
         return 0;
     }
@@ -1353,6 +1369,20 @@ step_head(struct conn *c)
  * say what to wait for). */
 #define CONN_RUN_ROUNDS 64
 
+/* While a response is due, bytes from the client are the next pipelined request (kept
+ * for later) or its end of the connection (the request is abandoned, as nginx does). */
+static bool
+read_ahead(struct conn *c)
+{
+    int rd = read_client(c);
+
+    if (rd < 0) {
+        log_debug("client: closed while its response was due, abandoning %s", c->req.path);
+        return true;
+    }
+    return rd > 0;
+}
+
 static void
 conn_run(struct conn *c)
 {
@@ -1375,6 +1405,8 @@ conn_run(struct conn *c)
             progress = step_request(c);
             if (!c->closing && c->state == CONN_PROXYING)
                 progress |= step_response(c);
+            if (!c->closing && c->state == CONN_PROXYING && c->req.req_done && c->rd_ready)
+                progress |= read_ahead(c);
             break;
         case CONN_LOCAL:
             if (c->out && buf_len(c->out)) {
@@ -1409,8 +1441,16 @@ conn_update_io(struct conn *c)
         ev |= EV_READ;
     if (c->want_write || (c->out && buf_len(c->out)))
         ev |= EV_WRITE;
-    if (c->state == CONN_PROXYING && c->req.req_done)
-        ev &= ~EV_READ; /* pipelined requests wait their turn */
+    if (c->state == CONN_PROXYING && c->req.req_done) {
+        /* Keep watching the client while the response is due, so that the interest set
+         * does not change on every request (each change is an epoll_ctl): pipelined
+         * bytes are read ahead into c->in, and a client that goes away is noticed.
+         * Only a full buffer stops it. */
+        if (c->in == NULL || buf_room(c->in) > 0 || c->in->start > 0)
+            ev |= EV_READ;
+    }
+    if (c->state == CONN_BINDING)
+        ev &= ~EV_READ; /* the body (if any) waits in the kernel until we know where to */
     if (ev != (c->io.events & (EV_READ | EV_WRITE)) || (ev && !ev_is_active(&c->io))) {
         ev_io_stop(loop, &c->io);
         ev_io_set(&c->io, c->fd, ev);
@@ -1443,7 +1483,10 @@ conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
     struct conn *c = container_of(w, struct conn, io);
 
     (void) loop;
-    (void) revents;
+    if (revents & (EV_READ | EV_CUSTOM))
+        c->rd_ready = true;
+    if ((revents & EV_CUSTOM) && c->up)
+        c->up->rd_ready = true; /* resumed after the fairness bound: look everywhere */
     c->refs++;
     conn_run(c);
     c->refs--;

@@ -121,6 +121,7 @@ struct upconn {
     unsigned requests;     /* served on this connection, for reuse decisions */
     bool reused;           /* this request went out on a pooled connection */
     bool want_read, want_write;
+    bool rd_ready;         /* the socket may have bytes: epoll said so and no short read since */
     uint64_t deadline_us;  /* connect or read deadline, 0 = none */
 };
 
@@ -180,6 +181,7 @@ struct conn {
     bool closing;             /* conn_close() called; freed when refs drops to 0 */
     bool close_after;         /* close once the current response is written */
     bool want_read, want_write;
+    bool rd_ready;            /* the socket may have bytes (see upconn.rd_ready) */
     struct worker *worker;
     struct listener *listener;
     struct buf *in;           /* bytes from the client */

@@ -178,8 +178,9 @@ upstream_acquire(struct worker *w, struct client *c, struct endpoint_state *ep)
         list_remove(&u->link);
         ep->n_idle--;
         ev_timer_stop(w->loop, &u->timer);
-        ev_io_stop(w->loop, &u->io);
+        /* its io watcher stays as it is (EV_READ): changing it costs an epoll_ctl */
         u->state = UPCONN_BUSY;
+        u->rd_ready = false;
         u->reused = true;
         u->deadline_us = 0;
         ep->load++;
@@ -239,10 +240,12 @@ upstream_release(struct upconn *u, bool reusable)
     u->in = buf_put(&w->bufs, u->in);
     list_insert_head(&ep->idle, &u->link);
     ep->n_idle++;
-    /* watch for the upstream closing it while idle */
-    ev_io_stop(w->loop, &u->io);
-    ev_io_set(&u->io, u->fd, EV_READ);
-    ev_io_start(w->loop, &u->io);
+    /* watch for the upstream closing it while idle (usually already watched) */
+    if (!ev_is_active(&u->io) || (u->io.events & (EV_READ | EV_WRITE)) != EV_READ) {
+        ev_io_stop(w->loop, &u->io);
+        ev_io_set(&u->io, u->fd, EV_READ);
+        ev_io_start(w->loop, &u->io);
+    }
     upconn_arm(u, cc->pool_idle_time_ms
                       ? clock_mono_us() + (uint64_t) cc->pool_idle_time_ms * 1000u
                       : 0);
@@ -308,6 +311,8 @@ upconn_on_io(struct ev_loop *loop, ev_io *w, int revents)
         upconn_close(u);
         return;
     }
+    if (revents & EV_READ)
+        u->rd_ready = true;
     if (u->conn)
         conn_on_upstream_io(u->conn, revents);
     else
