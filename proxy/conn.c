@@ -258,6 +258,26 @@ conn_close(struct conn *c)
         list_remove(&c->wait_link);
 }
 
+/* Records the request's spans (when sampled). <error> is NULL for a success. */
+static void
+request_trace_finish(struct conn *c, int status, const char *error)
+{
+    struct request *r = &c->req;
+    struct trace_outcome o = {
+        .status = status,
+        .error = error,
+        .client_id = r->client ? r->client->id : NULL,
+        .residual = r->residual,
+        .upstream = r->have_up_addr ? &r->up_addr : NULL,
+        .attempts = r->attempts,
+        .req_bytes = r->req_bytes,
+        .resp_bytes = r->resp_bytes,
+    };
+
+    if (r->trace.sampled)
+        trace_finish(c, &r->trace, &o);
+}
+
 static void
 conn_destroy(struct conn *c)
 {
@@ -270,6 +290,8 @@ conn_destroy(struct conn *c)
         if (c->req.client)
             stats_finish(&c->req.client->stats, false, clock_mono_us() - c->req.start_us);
         stats_finish(&c->listener->stats, false, clock_mono_us() - c->req.start_us);
+        request_trace_finish(c, c->req.status ? c->req.status : 499,
+                             c->req.why[0] ? c->req.why : "connection closed");
     }
     if (c->up) {
         c->up->conn = NULL;
@@ -472,6 +494,7 @@ local_done(struct conn *c)
     if (c->req.client)
         stats_finish(&c->req.client->stats, ok, dur);
     stats_finish(&c->listener->stats, ok, dur);
+    request_trace_finish(c, c->req.status, c->req.why[0] ? c->req.why : "error");
     request_reset(c);
     c->state = CONN_IDLE; /* the request's books are closed */
     if (c->close_after) {
@@ -572,8 +595,12 @@ build_request_head(struct conn *c, const struct http1_request *hr, const struct 
                 continue;
             break;
         }
+        if (trace_header_replaced(h))
+            continue; /* written below from this hop's client span */
         e |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
+    if (e == 0 && trace_write_headers(&r->trace, b) != 0)
+        e = -1;
     if (e == 0) {
         e |= appends(b, "Via: ");
         e |= append(b, via, via_len);
@@ -662,6 +689,8 @@ start_request(struct conn *c, const struct http1_request *hr, int head_len)
     }
     if (c->worker->draining)
         c->close_after = true;
+    trace_begin(&r->trace, c->worker, hr, c->listener->server->clear_context, in.uri, in.uri_len,
+                in.host, in.host_len);
     if (collect_local_dtab(c, hr) != 0) {
         c->in->start += (uint32_t) head_len;
         respond_local(c, 400, "invalid dtab", r->why);
@@ -748,6 +777,7 @@ start_binding(struct conn *c)
         respond_local(c, 431, "request head too large", "request head too large to forward");
         return;
     }
+    snprintf(r->residual, sizeof(r->residual), "%s", nb.residual);
     name_bound_fini(&nb);
     c->state = CONN_PROXYING;
     conn_set_deadline(c, r->deadline_us);
@@ -798,6 +828,9 @@ start_upstream(struct conn *c)
     }
     u->conn = c;
     c->up = u;
+    trace_client_start(&r->trace);
+    memcpy(&r->up_addr, &ep->addr, ep->addr_len);
+    r->have_up_addr = true;
     r->head_off = 0;
     r->head_sent = false;
     u->deadline_us = 0;
@@ -1298,6 +1331,12 @@ finish_request(struct conn *c)
     if (r->client)
         stats_finish(&r->client->stats, ok, dur);
     stats_finish(&c->listener->stats, ok, dur);
+    if (r->trace.sampled) {
+        char err[16];
+
+        snprintf(err, sizeof(err), "%d", r->status);
+        request_trace_finish(c, r->status, ok ? NULL : err);
+    }
     if (!r->req_done)
         c->close_after = true; /* the rest of the request body is still on the wire */
     request_reset(c);

@@ -20,6 +20,7 @@
 #include "common/list.h"
 #include "proto/http1.h"
 #include "proxy/naming.h"
+#include "proxy/trace.h"
 
 struct cfg;
 struct cfg_router;
@@ -168,6 +169,10 @@ struct request {
     const struct endpoint_state *failed_ep; /* last endpoint that failed: not picked again
                                              * while others exist (only compared) */
     uint64_t req_bytes, resp_bytes;
+    char residual[128];       /* of the bound name, for the spans */
+    struct sockaddr_storage up_addr; /* the endpoint of the last attempt */
+    bool have_up_addr;
+    struct req_trace trace;
 };
 
 struct conn {
@@ -202,6 +207,7 @@ struct worker {
     ev_io chan_io;
     struct stats_region *stats;
     struct naming *naming;
+    struct telemetry *telemetry;
     struct router *routers;
     size_t n_routers;
     struct listener *listeners;

@@ -23,6 +23,7 @@
 #include "common/stats.h"
 #include "proto/ipc.h"
 #include "proxy/proxy.h"
+#include "proxy/telemetry.h"
 
 #define ACCEPT_BATCH 64
 
@@ -256,6 +257,11 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
         return 1;
     }
     naming_set_on_change(w->naming, worker_on_names_changed, w);
+    w->telemetry = telemetry_new(w->loop, cfg, stats);
+    if (w->telemetry == NULL) {
+        log_err("telemetry: out of memory");
+        return 1;
+    }
 
     w->n_routers = cfg->n_routers;
     w->routers = xcalloc(cfg->n_routers, sizeof(*w->routers));
@@ -322,6 +328,7 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
     free(w->routers);
     free(w->listeners);
     w->naming = naming_free(w->naming);
+    w->telemetry = telemetry_free(w->telemetry);
     buf_pool_fini(&w->bufs);
     ev_loop_destroy(w->loop);
     free(w);
