@@ -287,14 +287,14 @@ entry_publish(struct naming *n, struct entry *e, struct endpoint_set *fresh)
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
-struct span {
+struct path_seg {
     const char *s; /* shown text of one segment, without its '/' */
     size_t len;
 };
 
 /* Splits a valid shown path into segments; SIZE_MAX when there are more than <max>. */
 static size_t
-split(const char *path, size_t len, struct span *v, size_t max)
+split(const char *path, size_t len, struct path_seg *v, size_t max)
 {
     size_t n = 0, i = 0;
 
@@ -329,7 +329,7 @@ hexval(int c)
 /* Decodes one segment into <out> (NUL-terminated). False when it does not fit or holds a
  * NUL byte (no host or file name does). */
 static bool
-seg_decode(const struct span *sp, char *out, size_t cap)
+seg_decode(const struct path_seg *sp, char *out, size_t cap)
 {
     size_t i, n = 0;
 
@@ -352,14 +352,14 @@ seg_decode(const struct span *sp, char *out, size_t cap)
 }
 
 static bool
-span_is(const struct span *sp, const char *lit)
+span_is(const struct path_seg *sp, const char *lit)
 {
     return sp->len == strlen(lit) && memcmp(sp->s, lit, sp->len) == 0;
 }
 
 /* The shown path from segment <from> on: "" or "/a/b"; <path> is NUL-terminated. */
 static const char *
-rest_of(const char *path, const struct span *v, size_t n, size_t from)
+rest_of(const char *path, const struct path_seg *v, size_t n, size_t from)
 {
     return from < n ? v[from].s - 1 : path + strlen(path);
 }
@@ -1320,7 +1320,7 @@ bind_fail(struct naming *n, struct dtab_bind *ret, const char *fmt, ...)
 /* Fills a BOUND answer: <id> is the path up to the end of segment <last>, the residual
  * the rest. */
 static void
-bind_bound(struct dtab_bind *ret, const char *path, const struct span *v, size_t nseg, size_t last,
+bind_bound(struct dtab_bind *ret, const char *path, const struct path_seg *v, size_t nseg, size_t last,
            struct entry *e)
 {
     size_t idlen = (size_t) (v[last].s + v[last].len - path);
@@ -1348,7 +1348,7 @@ bind_inet_entry(struct naming *n, struct inet_entry *ie, struct dtab_bind *ret)
 
 /* /$/inet/<host>/<port>[/r], /$/inet/<port>[/r], /$/fixedinet/... */
 static void
-bind_inet(struct naming *n, const char *path, const struct span *v, size_t nseg,
+bind_inet(struct naming *n, const char *path, const struct path_seg *v, size_t nseg,
           struct dtab_bind *ret)
 {
     char host[256], port_s[16];
@@ -1379,7 +1379,7 @@ bind_inet(struct naming *n, const char *path, const struct span *v, size_t nseg,
 
 /* /$/io.buoyant.rinet/<port>/<host>[/r]: Neg when the arguments do not fit (Linkerd). */
 static void
-bind_rinet(struct naming *n, const char *path, const struct span *v, size_t nseg,
+bind_rinet(struct naming *n, const char *path, const struct path_seg *v, size_t nseg,
            struct dtab_bind *ret)
 {
     char host[256], port_s[16];
@@ -1398,7 +1398,7 @@ bind_rinet(struct naming *n, const char *path, const struct span *v, size_t nseg
 /* ---- rewriting namers (Linkerd io.buoyant.*) ---------------------------------------- */
 
 static void
-add_seg(struct strbuf *out, const struct span *sp)
+add_seg(struct strbuf *out, const struct path_seg *sp)
 {
     strbuf_addc(out, '/');
     strbuf_add(out, sp->s, sp->len);
@@ -1498,9 +1498,9 @@ add_reversed_domain(struct strbuf *out, const char *host)
 
 /* Runs rewriting namer <kind> on the arguments v[2..]; true with <out> set, false = Neg. */
 static bool
-rewrite(const char *kind, const struct span *v, size_t nseg, struct strbuf *out)
+rewrite(const char *kind, const struct path_seg *v, size_t nseg, struct strbuf *out)
 {
-    const struct span *a = v + 2;
+    const struct path_seg *a = v + 2;
     size_t na = nseg - 2, i, keep;
     char s0[256], s1[256], s2[256], host[256], port[256];
 
@@ -1590,7 +1590,7 @@ is_rewriter(const char *kind)
 }
 
 static void
-bind_global(struct naming *n, const char *path, const struct span *v, size_t nseg,
+bind_global(struct naming *n, const char *path, const struct path_seg *v, size_t nseg,
             struct dtab_bind *ret)
 {
     char kind[128];
@@ -1625,7 +1625,7 @@ bind_global(struct naming *n, const char *path, const struct span *v, size_t nse
 /* /#/<prefix>/...: the configured namers whose prefix matches, in order, until one
  * answers something other than Neg. */
 static void
-bind_configured(struct naming *n, const char *path, const struct span *v, size_t nseg,
+bind_configured(struct naming *n, const char *path, const struct path_seg *v, size_t nseg,
                 struct dtab_bind *ret)
 {
     char name[NAME_MAX + 1];
@@ -1674,7 +1674,7 @@ static void
 naming_binder(void *ctx, const char *path, size_t len, struct dtab_bind *ret)
 {
     struct naming *n = ctx;
-    struct span v[NAMING_MAX_SEGS];
+    struct path_seg v[NAMING_MAX_SEGS];
     char *p = xstrndup(path, len); /* the helpers want a NUL-terminated path */
     size_t nseg;
 
@@ -1859,7 +1859,7 @@ fs_namer_init(struct naming *n, struct fs_namer *ns, const struct cfg_namer *c, 
               size_t errlen)
 {
     const char *pfx = c->prefix != NULL && c->prefix[0] != '\0' ? c->prefix : c->kind;
-    struct span v[NAMING_MAX_SEGS];
+    struct path_seg v[NAMING_MAX_SEGS];
     char shown[1024], name[NAME_MAX + 1];
     size_t nseg, i;
     struct stat st;
