@@ -1054,8 +1054,12 @@ build_response_head(struct conn *c, const struct http1_response *hr)
     b = c->out;
     if (b == NULL)
         return -ENOMEM;
-    snprintf(line, sizeof(line), "HTTP/1.1 %d ", hr->status);
-    e |= appends(b, line);
+    /* "HTTP/1.1 NNN " without printf: this runs for every response */
+    memcpy(line, "HTTP/1.1 000 ", 13);
+    line[9] = (char) ('0' + hr->status / 100 % 10);
+    line[10] = (char) ('0' + hr->status / 10 % 10);
+    line[11] = (char) ('0' + hr->status % 10);
+    e |= append(b, line, 13);
     e |= append(b, hr->reason, hr->reason_len);
     e |= append(b, "\r\n", 2);
     for (size_t i = 0; i < hr->n_headers && e == 0; i++) {

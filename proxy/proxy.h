@@ -59,6 +59,7 @@ struct listener {
     uint64_t *sent_bytes;
     uint64_t *received_bytes;
     uint64_t *rejected;          /* requests_rejected/<reason>: any local 4xx */
+    char span_service[96];       /* server spans' service name, "<ip>/<port>" as Linkerd */
 };
 
 /* A logical name (/svc/world) as seen by one router. */
@@ -196,6 +197,8 @@ struct conn {
     socklen_t peer_len;
     uint64_t deadline_us;     /* the current state's deadline, 0 = none */
     uint64_t timer_due_us;    /* when the armed timer fires, 0 = not armed */
+    struct sockaddr_storage local; /* our end, looked up once when a span needs it */
+    bool have_local;
     struct request req;
 };
 

@@ -15,7 +15,7 @@ struct span;
 struct stats_region;
 struct telemetry;
 
-#define TELEMETRY_BATCH_SPANS 32
+#define TELEMETRY_BATCH_SPANS 128
 #define TELEMETRY_FLUSH_MS    5
 
 /* Connects to the agent socket of <cfg> (meshd.agentSocket). Tracing is enabled when

@@ -327,9 +327,7 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     struct worker *w = c->worker;
     const struct router *rt = c->listener->router;
     const struct request *r = &c->req;
-    struct sockaddr_storage local;
-    socklen_t local_len = sizeof(local);
-    char server_name[96], lower[16], path[256], status[8], attempts[8];
+    char lower[16], path[256], attempts[8];
     struct strbuf dtab_local = STRBUF_INIT;
     const char *svc = r->path[0] ? logical_service(rt, r->path) : "";
     const char *q;
@@ -338,16 +336,16 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     if (!t->sampled)
         return;
     memset(&s, 0, sizeof(s));
-    memset(&local, 0, sizeof(local));
-    if (getsockname(c->fd, (struct sockaddr *) &local, &local_len) != 0)
-        local.ss_family = AF_UNSPEC;
-    /* Linkerd names the server span's service "<listen ip>/<port>" (0.0.0.0/4140), so
-     * searches written for Linkerd's walkthrough find meshd's spans too. */
-    snprintf(server_name, sizeof(server_name), "%s/%u", c->listener->server->ip,
-             c->listener->server->port);
+    if (!c->have_local) {
+        /* once per connection, and only for connections with sampled requests */
+        socklen_t len = sizeof(c->local);
+
+        if (getsockname(c->fd, (struct sockaddr *) &c->local, &len) != 0)
+            c->local.ss_family = AF_UNSPEC;
+        c->have_local = true;
+    }
     q = strchr(t->url, '?');
     copy_str(path, sizeof(path), t->url, q ? (size_t) (q - t->url) : strlen(t->url));
-    snprintf(status, sizeof(status), "%d", o->status);
     if (r->local_dtab)
         dtab_show(r->local_dtab, &dtab_local);
 
@@ -361,15 +359,15 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     s.timestamp_us = t->server_start_wall_us;
     s.duration_us = MESH_MAX(clock_mono_us() - t->server_start_mono_us, (uint64_t) 1);
     set_name(&s, t->method, lower, sizeof(lower));
-    s.local.service = server_name;
-    s.local.service_len = strlen(server_name);
-    endpoint_from_sockaddr(&s.local, &local);
+    s.local.service = c->listener->span_service;
+    s.local.service_len = strlen(c->listener->span_service);
+    endpoint_from_sockaddr(&s.local, &c->local);
     endpoint_from_sockaddr(&s.remote, &c->peer);
     tag(&s, SPAN_TAG_HTTP_METHOD, t->method);
     tag(&s, SPAN_TAG_HTTP_PATH, path);
     tag(&s, SPAN_TAG_HTTP_URL, t->url);
     tag(&s, SPAN_TAG_HTTP_HOST, t->host);
-    tag(&s, SPAN_TAG_HTTP_STATUS_CODE, status);
+    tag_num(&s, SPAN_TAG_HTTP_STATUS_CODE, (uint64_t) o->status);
     tag(&s, SPAN_TAG_ROUTER_LABEL, rt->cfg->label);
     if (r->path[0])
         tag(&s, SPAN_TAG_SERVICE, r->path);

@@ -203,6 +203,9 @@ listener_stats_init(struct listener *l, struct stats_region *r)
     snprintf(prefix, sizeof(prefix), "rt/%s/server/%s/%u", l->router->cfg->label, l->server->ip,
              l->server->port);
     scope_stats_init(&l->stats, r, prefix);
+    /* Linkerd names the server span's service "<listen ip>/<port>" (0.0.0.0/4140), so
+     * searches written for its walkthrough find meshd's spans too. */
+    snprintf(l->span_service, sizeof(l->span_service), "%s/%u", l->server->ip, l->server->port);
     snprintf(name, sizeof(name), "%s/connects", prefix);
     l->connects = stats_counter(r, name);
     snprintf(name, sizeof(name), "%s/connections", prefix);

@@ -61,6 +61,8 @@ on_span(const struct span *s, void *arg)
 
         if (t->key == SPAN_TAG_ROUTER_LABEL)
             snprintf(g->router, sizeof(g->router), "%.*s", (int) t->value_len, t->value);
+        else if (t->key == SPAN_TAG_HTTP_STATUS_CODE && t->is_num)
+            snprintf(g->status, sizeof(g->status), "%llu", (unsigned long long) t->num);
         else if (t->key == SPAN_TAG_HTTP_STATUS_CODE)
             snprintf(g->status, sizeof(g->status), "%.*s", (int) t->value_len, t->value);
         else if (t->key == SPAN_TAG_CLIENT)
