@@ -1204,7 +1204,7 @@ parse_interpreter(struct ld *ld, const yaml_node_t *map, struct cfg_router *r)
 static const char *const router_ok[] = {
     "protocol",         "label",       "dstPrefix", "dtab",         "identifier",
     "servers",          "client",      "service",   "maxHeadersKB", "maxInitialLineKB",
-    "bindingTimeoutMs", "interpreter", NULL,
+    "bindingTimeoutMs", "interpreter", "tracePropagator", "tracing", NULL,
 };
 static const char *const router_unsup[] = {
     "baseDtab",
@@ -1225,7 +1225,6 @@ static const char *const router_unsup[] = {
     "streamingEnabled",
     "streamAfterContentLengthKB",
     "compressionLevel",
-    "tracePropagator",
     "loggers",
     "socketOptions",
     "failFast",
@@ -1253,6 +1252,8 @@ router_defaults(struct cfg_router *r)
     r->max_headers_kb = 8;
     r->max_initial_line_kb = 4;
     r->binding_timeout_ms = 10000;
+    r->trace_read = CFG_TRACE_FMT_ALL;
+    r->trace_write = CFG_TRACE_FMT_L5D | CFG_TRACE_FMT_B3_MULTI;
 }
 
 static void
@@ -1281,6 +1282,110 @@ check_label(struct ld *ld, yaml_mark_t mark, const struct cfg_router *r)
 
     if (prev != NULL)
         err_at(ld, mark, "label \"%s\" is also used by %s", r->label, prev);
+}
+
+/* tracing (meshd-only) and Linkerd's tracePropagator */
+
+enum { PROP_DEFAULT, PROP_ZIPKIN };
+
+static const struct kind_def propagator_kinds[] = {
+    {"io.l5d.default", PROP_DEFAULT},
+    {"io.l5d.zipkin", PROP_ZIPKIN},
+    {NULL, 0},
+};
+
+static void
+parse_trace_propagator(struct ld *ld, const yaml_node_t *map, struct cfg_router *r)
+{
+    static const char *const ok[] = {"kind", NULL};
+    static const char *const unsup[] = {NULL};
+    static const struct keyset keys = {ok, unsup, false};
+    yaml_node_t *v;
+    size_t saved;
+    int kind;
+
+    if (!expect_map(ld, map))
+        return;
+    kind = read_kind(ld, map, propagator_kinds, PROP_DEFAULT);
+    for (const yaml_node_pair_t *p = pairs_begin(map); p < pairs_end(map); p++) {
+        if (next_key(ld, map, p, &keys, &v, &saved) != NULL)
+            path_pop(ld, saved);
+    }
+    /* io.l5d.zipkin: Linkerd then speaks B3 only (no l5d-ctx-trace on the way out) */
+    if (kind == PROP_ZIPKIN)
+        r->trace_write = CFG_TRACE_FMT_B3_MULTI;
+}
+
+static unsigned
+parse_trace_formats(struct ld *ld, const yaml_node_t *seq)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } fmts[] = {{"l5d", CFG_TRACE_FMT_L5D},
+                {"b3multi", CFG_TRACE_FMT_B3_MULTI},
+                {"b3", CFG_TRACE_FMT_B3_SINGLE},
+                {"traceparent", CFG_TRACE_FMT_TRACEPARENT}};
+    unsigned mask = 0;
+
+    if (!expect_seq(ld, seq))
+        return 0;
+    for (size_t i = 0; i < seq_len(seq); i++) {
+        const yaml_node_t *it = seq_item(ld, seq, i);
+        size_t saved = path_idx(ld, i);
+        bool found = false;
+
+        if (it->type == YAML_SCALAR_NODE) {
+            for (size_t k = 0; k < ARRAY_SIZE(fmts); k++) {
+                if (streq(scalar(it), fmts[k].name)) {
+                    mask |= fmts[k].bit;
+                    found = true;
+                }
+            }
+        }
+        if (!found)
+            err_at(ld, it->start_mark, "expected one of l5d, b3multi, b3, traceparent");
+        path_pop(ld, saved);
+    }
+    return mask;
+}
+
+static void
+parse_tracing(struct ld *ld, const yaml_node_t *map, struct cfg_router *r)
+{
+    static const char *const ok[] = {"read", "write", "serverSpanService", "clientSpanService",
+                                     NULL};
+    static const char *const unsup[] = {NULL};
+    static const struct keyset keys = {ok, unsup, false};
+    yaml_node_t *v;
+    size_t saved;
+
+    if (!expect_map(ld, map))
+        return;
+    for (const yaml_node_pair_t *p = pairs_begin(map); p < pairs_end(map); p++) {
+        const char *k = next_key(ld, map, p, &keys, &v, &saved);
+        char *str = NULL;
+
+        if (k == NULL)
+            continue;
+        if (streq(k, "read")) {
+            r->trace_read = parse_trace_formats(ld, v);
+        } else if (streq(k, "write")) {
+            r->trace_write = parse_trace_formats(ld, v);
+        } else if (streq(k, "serverSpanService") && get_str(ld, v, &str)) {
+            if (streq(str, "router"))
+                r->span_server_by_router = true;
+            else if (!streq(str, "address"))
+                err_at(ld, v->start_mark, "expected address or router");
+        } else if (streq(k, "clientSpanService") && get_str(ld, v, &str)) {
+            if (streq(str, "client"))
+                r->span_client_by_client = true;
+            else if (!streq(str, "destination"))
+                err_at(ld, v->start_mark, "expected destination or client");
+        }
+        free(str);
+        path_pop(ld, saved);
+    }
 }
 
 static void
@@ -1323,6 +1428,10 @@ parse_router(struct ld *ld, const yaml_node_t *map, struct cfg_router *r)
             (void) get_u32(ld, v, 1, UINT32_MAX, &r->binding_timeout_ms);
         } else if (streq(k, "interpreter")) {
             parse_interpreter(ld, v, r);
+        } else if (streq(k, "tracePropagator")) {
+            parse_trace_propagator(ld, v, r);
+        } else if (streq(k, "tracing")) {
+            parse_tracing(ld, v, r);
         }
         path_pop(ld, saved);
     }
@@ -2013,6 +2122,22 @@ json_str(struct strbuf *sb, const char *s)
 
 /* ,"<key>":"<value>" (or without the comma when <first>). */
 static void
+json_trace_formats(struct strbuf *sb, unsigned mask)
+{
+    static const char *const names[] = {NULL, "l5d", "b3multi", "b3", "traceparent"};
+    bool first = true;
+
+    strbuf_addc(sb, '[');
+    for (unsigned i = 1; i < ARRAY_SIZE(names); i++) {
+        if (mask & (1u << i)) {
+            strbuf_addf(sb, "%s\"%s\"", first ? "" : ",", names[i]);
+            first = false;
+        }
+    }
+    strbuf_addc(sb, ']');
+}
+
+static void
 json_kv_str(struct strbuf *sb, bool first, const char *key, const char *value)
 {
     strbuf_addf(sb, "%s\"%s\":", first ? "" : ",", key);
@@ -2132,7 +2257,14 @@ json_router(struct strbuf *sb, const struct cfg_router *r)
         json_params(sb, t->params, t->n_params);
         strbuf_addc(sb, '}');
     }
-    strbuf_adds(sb, "]}}");
+    strbuf_adds(sb, "]}");
+    strbuf_adds(sb, ",\"tracing\":{\"read\":");
+    json_trace_formats(sb, r->trace_read);
+    strbuf_adds(sb, ",\"write\":");
+    json_trace_formats(sb, r->trace_write);
+    json_kv_str(sb, false, "serverSpanService", r->span_server_by_router ? "router" : "address");
+    json_kv_str(sb, false, "clientSpanService", r->span_client_by_client ? "client" : "destination");
+    strbuf_adds(sb, "}}");
 }
 
 static void

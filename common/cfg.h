@@ -103,7 +103,25 @@ struct cfg_router {
      * naming module, in order (added field). */
     struct cfg_transformer *transformers;
     size_t n_transformers;
+    /* Trace context formats read and written (CFG_TRACE_FMT_* bits). Linkerd's
+     * tracePropagator {kind: io.l5d.default | io.l5d.zipkin} and meshd's own
+     * tracing {read, write} set them; default: read all, write l5d + B3 multi. */
+    unsigned trace_read;
+    unsigned trace_write;
+    bool span_server_by_router;   /* tracing.serverSpanService: "router" (label) instead of
+                                   * "address" (<ip>/<port>, as Linkerd; default) */
+    bool span_client_by_client;   /* tracing.clientSpanService: "client" (bound id, as Linkerd)
+                                   * instead of "destination" (logical name; default) */
 };
+
+/* Trace context formats; the bit numbers are those of proto/tracectx.h's
+ * TRACECTX_FMT(source) so the proxy can use them as they are. */
+#define CFG_TRACE_FMT_L5D         (1u << 1) /* l5d-ctx-trace (+ l5d-reqid) */
+#define CFG_TRACE_FMT_B3_MULTI    (1u << 2) /* X-B3-* */
+#define CFG_TRACE_FMT_B3_SINGLE   (1u << 3) /* b3 */
+#define CFG_TRACE_FMT_TRACEPARENT (1u << 4) /* W3C traceparent */
+#define CFG_TRACE_FMT_ALL                                                                          \
+    (CFG_TRACE_FMT_L5D | CFG_TRACE_FMT_B3_MULTI | CFG_TRACE_FMT_B3_SINGLE | CFG_TRACE_FMT_TRACEPARENT)
 
 struct cfg_namer {
     char *kind;     /* "io.l5d.fs" (implemented), "io.l5d.k8s" (kept raw), others unsupported */

@@ -599,7 +599,7 @@ build_request_head(struct conn *c, const struct http1_request *hr, const struct 
             continue; /* written below from this hop's client span */
         e |= append_header(b, h->name, h->name_len, h->value, h->value_len);
     }
-    if (e == 0 && trace_write_headers(&r->trace, b) != 0)
+    if (e == 0 && trace_write_headers(&r->trace, rt->cfg->trace_write, b) != 0)
         e = -1;
     if (e == 0) {
         e |= appends(b, "Via: ");
@@ -689,8 +689,8 @@ start_request(struct conn *c, const struct http1_request *hr, int head_len)
     }
     if (c->worker->draining)
         c->close_after = true;
-    trace_begin(&r->trace, c->worker, hr, c->listener->server->clear_context, in.uri, in.uri_len,
-                in.host, in.host_len);
+    trace_begin(&r->trace, c->worker, hr, rt->cfg->trace_read, c->listener->server->clear_context,
+                in.uri, in.uri_len, in.host, in.host_len);
     if (collect_local_dtab(c, hr) != 0) {
         c->in->start += (uint32_t) head_len;
         respond_local(c, 400, "invalid dtab", r->why);

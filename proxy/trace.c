@@ -18,6 +18,8 @@
  * An unsampled request builds no span at all. */
 #include "proxy/trace.h"
 
+#include <assert.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -33,6 +35,12 @@
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
 #include "proxy/telemetry.h"
+
+/* The config's format bits are tracectx's, so they are used as they are. */
+static_assert(CFG_TRACE_FMT_L5D == TRACECTX_FMT(TRACECTX_L5D), "format bits");
+static_assert(CFG_TRACE_FMT_B3_MULTI == TRACECTX_FMT(TRACECTX_B3_MULTI), "format bits");
+static_assert(CFG_TRACE_FMT_B3_SINGLE == TRACECTX_FMT(TRACECTX_B3_SINGLE), "format bits");
+static_assert(CFG_TRACE_FMT_TRACEPARENT == TRACECTX_FMT(TRACECTX_TRACEPARENT), "format bits");
 
 static uint64_t
 rand64_nonzero(struct worker *w)
@@ -87,8 +95,8 @@ copy_str(char *dst, size_t cap, const char *src, size_t len)
 
 void
 trace_begin(struct req_trace *t, struct worker *w, const struct http1_request *hr,
-            bool clear_context, const char *uri, size_t uri_len, const char *host,
-            size_t host_len)
+            unsigned read_formats, bool clear_context, const char *uri, size_t uri_len,
+            const char *host, size_t host_len)
 {
     struct trace_ctx cands[TRACECTX_N_SOURCES];
     const struct http1_header *b3[5] = {NULL}; /* traceid, spanid, parent, sampled, flags */
@@ -110,22 +118,28 @@ trace_begin(struct req_trace *t, struct worker *w, const struct http1_request *h
         if (!trace_header_replaced(h))
             continue;
         if (name_is(h, "l5d-ctx-trace")) {
+            if (!(read_formats & TRACECTX_FMT(TRACECTX_L5D)))
+                continue;
             if (tracectx_l5d_parse(h->value, h->value_len, &cands[TRACECTX_L5D]) == 0)
                 valid |= TRACECTX_FMT(TRACECTX_L5D);
             else
                 telemetry_count_malformed(w->telemetry, "l5d");
         } else if (name_is(h, "b3")) {
+            if (!(read_formats & TRACECTX_FMT(TRACECTX_B3_SINGLE)))
+                continue;
             if (tracectx_b3_single_parse(h->value, h->value_len, &cands[TRACECTX_B3_SINGLE]) == 0)
                 valid |= TRACECTX_FMT(TRACECTX_B3_SINGLE);
             else
                 telemetry_count_malformed(w->telemetry, "b3");
         } else if (name_is(h, "traceparent")) {
+            t->had_traceparent = true;
+            if (!(read_formats & TRACECTX_FMT(TRACECTX_TRACEPARENT)))
+                continue;
             if (tracectx_traceparent_parse(h->value, h->value_len,
                                            &cands[TRACECTX_TRACEPARENT]) == 0)
                 valid |= TRACECTX_FMT(TRACECTX_TRACEPARENT);
             else
                 telemetry_count_malformed(w->telemetry, "traceparent");
-            t->had_traceparent = true;
         } else if (name_is(h, "l5d-sample")) {
             double rate;
 
@@ -146,7 +160,7 @@ trace_begin(struct req_trace *t, struct worker *w, const struct http1_request *h
             b3[4] = h;
         }
     }
-    if (b3[0] || b3[1] || b3[3] || b3[4]) {
+    if ((b3[0] || b3[1] || b3[3] || b3[4]) && (read_formats & TRACECTX_FMT(TRACECTX_B3_MULTI))) {
 #define B3V(k) (b3[k] ? b3[k]->value : NULL), (b3[k] ? b3[k]->value_len : 0)
         if (tracectx_b3_multi_parse(B3V(0), B3V(1), B3V(2), B3V(3), B3V(4),
                                     &cands[TRACECTX_B3_MULTI]) == 0)
@@ -197,30 +211,38 @@ add_line(struct buf *b, const char *name, const char *value, size_t vlen)
 }
 
 int
-trace_write_headers(const struct req_trace *t, struct buf *b)
+trace_write_headers(const struct req_trace *t, unsigned write_formats, struct buf *b)
 {
     char v[TRACECTX_L5D_MAX + TRACECTX_B3_SINGLE_MAX];
     const char *s;
     size_t n;
     int e = 0;
 
-    n = tracectx_l5d_format(&t->client, v, sizeof(v));
-    e |= add_line(b, "l5d-ctx-trace", v, n);
-    n = tracectx_reqid_format(&t->client, v);
-    e |= add_line(b, "l5d-reqid", v, n);
-    n = tracectx_trace_id_hex(&t->client, v);
-    e |= add_line(b, "X-B3-TraceId", v, n);
-    n = tracectx_hex64(t->client.span_id, v);
-    e |= add_line(b, "X-B3-SpanId", v, n);
-    n = tracectx_hex64(t->client.parent_id, v);
-    e |= add_line(b, "X-B3-ParentSpanId", v, n);
-    s = tracectx_b3_sampled_value(&t->client);
-    if (s)
-        e |= add_line(b, "X-B3-Sampled", s, strlen(s));
-    s = tracectx_b3_flags_value(&t->client);
-    if (s)
-        e |= add_line(b, "X-B3-Flags", s, strlen(s));
-    if (t->had_traceparent) {
+    if (write_formats & TRACECTX_FMT(TRACECTX_L5D)) {
+        n = tracectx_l5d_format(&t->client, v, sizeof(v));
+        e |= add_line(b, "l5d-ctx-trace", v, n);
+        n = tracectx_reqid_format(&t->client, v);
+        e |= add_line(b, "l5d-reqid", v, n);
+    }
+    if (write_formats & TRACECTX_FMT(TRACECTX_B3_MULTI)) {
+        n = tracectx_trace_id_hex(&t->client, v);
+        e |= add_line(b, "X-B3-TraceId", v, n);
+        n = tracectx_hex64(t->client.span_id, v);
+        e |= add_line(b, "X-B3-SpanId", v, n);
+        n = tracectx_hex64(t->client.parent_id, v);
+        e |= add_line(b, "X-B3-ParentSpanId", v, n);
+        s = tracectx_b3_sampled_value(&t->client);
+        if (s)
+            e |= add_line(b, "X-B3-Sampled", s, strlen(s));
+        s = tracectx_b3_flags_value(&t->client);
+        if (s)
+            e |= add_line(b, "X-B3-Flags", s, strlen(s));
+    }
+    if (write_formats & TRACECTX_FMT(TRACECTX_B3_SINGLE)) {
+        n = tracectx_b3_single_format(&t->client, v, sizeof(v));
+        e |= add_line(b, "b3", v, n);
+    }
+    if (t->had_traceparent || (write_formats & TRACECTX_FMT(TRACECTX_TRACEPARENT))) {
         n = tracectx_traceparent_format(&t->client, v, sizeof(v));
         e |= add_line(b, "traceparent", v, n);
     }
@@ -330,6 +352,9 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     char lower[16], path[256], attempts[8];
     struct strbuf dtab_local = STRBUF_INIT;
     const char *svc = r->path[0] ? logical_service(rt, r->path) : "";
+    /* a bound id without its leading '/', as Linkerd's client labels */
+    if (rt->cfg->span_client_by_client && o->client_id && o->client_id[0])
+        svc = o->client_id + (o->client_id[0] == '/');
     const char *q;
     struct span s;
 
@@ -359,8 +384,13 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     s.timestamp_us = t->server_start_wall_us;
     s.duration_us = MESH_MAX(clock_mono_us() - t->server_start_mono_us, (uint64_t) 1);
     set_name(&s, t->method, lower, sizeof(lower));
-    s.local.service = c->listener->span_service;
-    s.local.service_len = strlen(c->listener->span_service);
+    if (rt->cfg->span_server_by_router) {
+        s.local.service = rt->cfg->label;
+        s.local.service_len = strlen(rt->cfg->label);
+    } else {
+        s.local.service = c->listener->span_service;
+        s.local.service_len = strlen(c->listener->span_service);
+    }
     endpoint_from_sockaddr(&s.local, &c->local);
     endpoint_from_sockaddr(&s.remote, &c->peer);
     tag(&s, SPAN_TAG_HTTP_METHOD, t->method);

@@ -46,11 +46,13 @@ bool trace_header_replaced(const struct http1_header *h);
 /* Reads the request's context headers (unless <clear_context>) and starts the server
  * span. <uri>/<host> are the effective target and authority. */
 void trace_begin(struct req_trace *t, struct worker *w, const struct http1_request *hr,
-                 bool clear_context, const char *uri, size_t uri_len, const char *host,
-                 size_t host_len);
+                 unsigned read_formats, bool clear_context, const char *uri, size_t uri_len,
+                 const char *host, size_t host_len);
 
-/* Appends the client span's context headers to <b>. -1 when they do not fit. */
-int trace_write_headers(const struct req_trace *t, struct buf *b);
+/* Appends the client span's context headers, in the formats of <write_formats>
+ * (TRACECTX_FMT bits; traceparent also when the request came with one), to <b>.
+ * -1 when they do not fit. */
+int trace_write_headers(const struct req_trace *t, unsigned write_formats, struct buf *b);
 
 /* The first upstream attempt starts the client span. */
 void trace_client_start(struct req_trace *t);

@@ -96,6 +96,8 @@ collect(int want, int timeout_ms)
     return n_spans;
 }
 
+static const char *in_router_extra = "";
+
 static void
 make_yaml(char *out, size_t len, const char *sample_rate)
 {
@@ -110,11 +112,13 @@ make_yaml(char *out, size_t len, const char *sample_rate)
              "  label: in\n"
              "  dtab: /svc/* => /$/inet/127.0.0.1/%d;\n"
              "  servers: [{ip: 127.0.0.1, port: %d}]\n"
+             "%s"
              "telemetry:\n"
              "- kind: io.l5d.zipkin\n"
              "  sampleRate: %s\n"
              "meshd: {workers: 1, agentSocket: \"%s\", logLevel: info}\n",
-             admin_port, in_port, out_port, backend_port, in_port, sample_rate, agent_url);
+             admin_port, in_port, out_port, backend_port, in_port, in_router_extra, sample_rate,
+             agent_url);
 }
 
 static void
@@ -138,6 +142,7 @@ setup(void)
     ck_assert_int_ge(pull, 0);
     ck_assert_int_ge(nn_bind(pull, agent_url), 0);
     n_spans = 0;
+    in_router_extra = "";
 }
 
 static void
@@ -307,6 +312,35 @@ START_TEST(test_tracing_agent_gone_costs_spans_not_requests)
 }
 END_TEST
 
+START_TEST(test_tracing_formats_written_as_configured)
+{
+    char body[4096];
+
+    in_router_extra = "  tracing: {write: [b3, traceparent]}\n";
+    start("1.0");
+    ck_assert_int_eq(harness_get(out_port, "hello", "/headers", body, sizeof(body)), 200);
+    /* the backend sees what the "in" router wrote: b3 and traceparent, no l5d or B3 multi */
+    ck_assert_msg(strstr(body, "b3: ") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "traceparent: 00-") != NULL, "%s", body);
+    ck_assert_msg(strstr(body, "l5d-ctx-trace") == NULL, "%s", body);
+    ck_assert_msg(strstr(body, "X-B3-SpanId") == NULL, "%s", body);
+}
+END_TEST
+
+START_TEST(test_tracing_stalled_agent_costs_spans_not_requests)
+{
+    int ok = 0;
+
+    start("1.0");
+    /* the agent is bound but never reads: its queue and ours fill up, then spans drop */
+    for (int i = 0; i < 3000; i++)
+        ok += harness_get(out_port, "hello", "/", NULL, 0) == 200;
+    ck_assert_int_eq(ok, 3000);
+    usleep(100000);
+    ck_assert_int_gt(harness_metric(admin_port, "telemetry/spans/dropped/agent_unavailable"), 0);
+}
+END_TEST
+
 static Suite *
 tracing_suite(void)
 {
@@ -320,6 +354,8 @@ tracing_suite(void)
     tcase_add_test(tc, test_tracing_sample_header_forces_and_rate_zero_records_nothing);
     tcase_add_test(tc, test_tracing_malformed_context_is_a_new_root);
     tcase_add_test(tc, test_tracing_agent_gone_costs_spans_not_requests);
+    tcase_add_test(tc, test_tracing_formats_written_as_configured);
+    tcase_add_test(tc, test_tracing_stalled_agent_costs_spans_not_requests);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -998,7 +998,7 @@ START_TEST(test_cfg_multi_errors_collected_in_order)
                   "t.yaml:2:9: admin.port: expected an integer in 0..65535\n"
                   "t.yaml:5:3: routers[0].bogus: unknown key; allowed here: protocol, label, "
                   "dstPrefix, dtab, identifier, servers, client, service, maxHeadersKB, "
-                  "maxInitialLineKB, bindingTimeoutMs, interpreter\n"
+                  "maxInitialLineKB, bindingTimeoutMs, interpreter, tracePropagator, tracing\n"
                   "t.yaml:7:11: routers[0].servers[0].port: expected an integer\n"
                   "t.yaml:8:9: routers[0].servers[0].ip: expected an IP address (IPv4 or IPv6 "
                   "literal), not \"nowhere\"\n"
@@ -1070,7 +1070,10 @@ START_TEST(test_cfg_json_defaults)
         "\"connectTimeoutMs\":1000,\"requestAttemptTimeoutMs\":0,"
         "\"hostConnectionPool\":{\"maxIdle\":1024,\"idleTimeMs\":60000}},"
         "\"service\":{\"totalTimeoutMs\":0},\"maxHeadersKB\":8,\"maxInitialLineKB\":4,"
-        "\"bindingTimeoutMs\":10000,\"interpreter\":{\"kind\":\"default\",\"transformers\":[]}}],"
+        "\"bindingTimeoutMs\":10000,\"interpreter\":{\"kind\":\"default\",\"transformers\":[]},"
+        "\"tracing\":{\"read\":[\"l5d\",\"b3multi\",\"b3\",\"traceparent\"],"
+        "\"write\":[\"l5d\",\"b3multi\"],\"serverSpanService\":\"address\","
+        "\"clientSpanService\":\"destination\"}}],"
         "\"namers\":[],\"telemetry\":[],"
         "\"meshd\":{\"workers\":0,\"runDir\":\"/run/x\",\"agentSocket\":\"ipc:///run/x/spans.ipc\","
         "\"logLevel\":\"notice\",\"maxHeaders\":100,\"headerTimeoutMs\":10000,"
@@ -1078,6 +1081,32 @@ START_TEST(test_cfg_json_defaults)
         "\"bufferSize\":16384}}");
     strbuf_fini(&sb);
     cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_cfg_tracing_formats)
+{
+    struct cfg_err err;
+    struct cfg *cfg = must_parse("routers:\n"
+                                 "- protocol: http\n"
+                                 "  label: a\n"
+                                 "  tracePropagator: {kind: io.l5d.zipkin}\n"
+                                 "- protocol: http\n"
+                                 "  label: b\n"
+                                 "  servers: [{port: 4141}]\n"
+                                 "  tracing: {read: [b3, traceparent], write: [l5d, traceparent],\n"
+                                 "            serverSpanService: router, clientSpanService: client}\n");
+
+    ck_assert_uint_eq(cfg->routers[0].trace_read, CFG_TRACE_FMT_ALL);
+    ck_assert_uint_eq(cfg->routers[0].trace_write, CFG_TRACE_FMT_B3_MULTI);
+    ck_assert_uint_eq(cfg->routers[1].trace_read, CFG_TRACE_FMT_B3_SINGLE | CFG_TRACE_FMT_TRACEPARENT);
+    ck_assert_uint_eq(cfg->routers[1].trace_write, CFG_TRACE_FMT_L5D | CFG_TRACE_FMT_TRACEPARENT);
+    ck_assert(cfg->routers[1].span_server_by_router);
+    ck_assert(cfg->routers[1].span_client_by_client);
+    cfg_free(cfg);
+    ck_assert_ptr_null(cfg_parse("routers: [{protocol: http, tracing: {write: [zipkin]}}]\n", 55,
+                                 "t.yaml", &err));
+    ck_assert_ptr_nonnull(strstr(err.text, "routers[0].tracing.write[0]: expected one of l5d"));
 }
 END_TEST
 
@@ -1177,6 +1206,7 @@ cfg_suite(void)
     tc = tcase_create("json");
     tcase_add_test(tc, test_cfg_json_defaults);
     tcase_add_test(tc, test_cfg_json_escapes_and_kinds);
+    tcase_add_test(tc, test_cfg_tracing_formats);
     tcase_add_test(tc, test_cfg_json_round_trip);
     suite_add_tcase(s, tc);
     return s;
