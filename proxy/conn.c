@@ -704,6 +704,16 @@ start_request(struct conn *c, const struct http1_request *hr, int head_len)
     r->service = router_service(rt, r->path);
     if (r->service)
         stats_gauge_add(r->service->stats.pending, 1);
+    r->deadline_us = ms_from_now(r->start_us, rt->cfg->service.total_timeout_ms);
+    if (r->deadline_us) {
+        /* our own timeout travels as l5d-ctx-deadline, merged with any the caller set */
+        struct trace_deadline d;
+        int64_t wall_ns = (int64_t) clock_wall_us() * 1000;
+
+        d.timestamp_ns = wall_ns;
+        d.deadline_ns = wall_ns + (int64_t) (r->deadline_us > now ? r->deadline_us - now : 0) * 1000;
+        tracectx_deadline_merge(&r->trace.deadline, &d);
+    }
     if (build_request_head(c, hr, &in, absolute) != 0) {
         c->in->start += (uint32_t) head_len;
         respond_local(c, 431, "request head too large", "request head too large to forward");
@@ -711,7 +721,6 @@ start_request(struct conn *c, const struct http1_request *hr, int head_len)
     }
     /* The head is copied out: what stays in c->in is body (and pipelined requests). */
     c->in->start += (uint32_t) head_len;
-    r->deadline_us = ms_from_now(r->start_us, rt->cfg->service.total_timeout_ms);
     r->binding_deadline_us = ms_from_now(now, rt->cfg->binding_timeout_ms);
     start_binding(c);
 }

@@ -316,6 +316,11 @@ START_TEST(test_proxy_error_statuses)
     ck_assert_int_eq(r.status, 504);
     ck_assert(harness_resp_header(&r, "l5d-err", err, sizeof(err)));
     harness_resp_fini(&r);
+    /* the router's timeout travels upstream as l5d-ctx-deadline */
+    ck_assert_int_eq(harness_http(proxy_port, "GET /headers HTTP/1.1\r\nHost: hello\r\n\r\n", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "l5d-ctx-deadline: ") != NULL, "%s", r.body);
+    harness_resp_fini(&r);
     /* a backend that resets: 502 */
     ck_assert_int_eq(harness_http(proxy_port, "GET /reset HTTP/1.1\r\nHost: hello\r\n\r\n", &r), 0);
     ck_assert_int_eq(r.status, 502);
