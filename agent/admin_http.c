@@ -1,0 +1,303 @@
+/* agent/admin_http.c - meshagent's admin and query HTTP server transport, after
+ * proxy/admin.c (agent/ may not include proxy/): a small, strict HTTP/1.1 server on the
+ * agent's loop. One request per connection (answered with Connection: close), heads up
+ * to 8 KiB, bodies up to 64 KiB, 10 s to send a request, at most 64 connections. What
+ * each path answers is the handler's business; this module only moves bytes. */
+#include "agent/admin_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/list.h"
+#include "common/net.h"
+#include "common/strbuf.h"
+#include "common/util.h"
+#include "proto/http1.h"
+
+#define ADMIN_MAX_REQUEST (72 * 1024)
+#define ADMIN_TIMEOUT_S   10.0
+
+struct admin_http {
+    struct ev_loop *loop;
+    int fd;
+    ev_io io;
+    admin_http_handler_fn *handler;
+    void *ctx;
+    unsigned n_conns;
+    struct list conns; /* struct admin_http_conn, freed with the server */
+};
+
+struct admin_http_conn {
+    struct list link; /* in admin->conns */
+    struct admin_http *admin;
+    int fd;
+    ev_io io;
+    ev_timer timer;
+    char in[ADMIN_MAX_REQUEST];
+    size_t in_len;
+    struct strbuf out;
+    size_t out_off;
+    bool responding;
+};
+
+static void
+conn_free(struct admin_http_conn *ac)
+{
+    ev_io_stop(ac->admin->loop, &ac->io);
+    ev_timer_stop(ac->admin->loop, &ac->timer);
+    (void) close(ac->fd);
+    strbuf_fini(&ac->out);
+    list_remove(&ac->link);
+    ac->admin->n_conns--;
+    free(ac);
+}
+
+static const char *
+status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 500: return "Internal Server Error";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+static void
+conn_respond(struct admin_http_conn *ac, const struct admin_http_response *rsp, bool head_only)
+{
+    strbuf_addf(&ac->out,
+                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                "Cache-Control: no-cache\r\nConnection: close\r\n%s\r\n",
+                rsp->status, status_text(rsp->status),
+                rsp->content_type ? rsp->content_type : "text/plain; charset=utf-8",
+                rsp->body.len, rsp->extra_headers ? rsp->extra_headers : "");
+    if (!head_only)
+        strbuf_add(&ac->out, strbuf_str(&rsp->body), rsp->body.len);
+    ac->responding = true;
+    ev_io_stop(ac->admin->loop, &ac->io);
+    ev_io_set(&ac->io, ac->fd, EV_WRITE);
+    ev_io_start(ac->admin->loop, &ac->io);
+}
+
+static void
+conn_error(struct admin_http_conn *ac, int status, const char *msg)
+{
+    struct admin_http_response rsp = {.status = status, .body = STRBUF_INIT};
+
+    strbuf_addf(&rsp.body, "%s\n", msg);
+    conn_respond(ac, &rsp, false);
+    strbuf_fini(&rsp.body);
+}
+
+static void
+conn_handle(struct admin_http_conn *ac)
+{
+    struct http1_header hdrs[64];
+    struct http1_request req;
+    struct http1_error err;
+    struct http1_limits lim = {.max_request_line = 4096, .max_head = 8192, .max_headers = 64};
+    struct admin_http_request areq;
+    struct admin_http_response rsp = {.status = 200, .body = STRBUF_INIT};
+    const char *q;
+    int rc;
+
+    rc = http1_parse_request(ac->in, ac->in_len, &lim, hdrs, ARRAY_SIZE(hdrs), &req, &err);
+    if (rc == -EAGAIN) {
+        if (ac->in_len >= sizeof(ac->in))
+            conn_error(ac, 431, "request too large");
+        return;
+    }
+    if (rc < 0) {
+        conn_error(ac, err.status, err.reason);
+        return;
+    }
+    if (req.body == HTTP1_BODY_CHUNKED) {
+        conn_error(ac, 400, "chunked request bodies are not accepted here");
+        return;
+    }
+    if (req.body == HTTP1_BODY_LENGTH) {
+        if (req.content_length > sizeof(ac->in) - (size_t) rc) {
+            conn_error(ac, 413, "request body too large");
+            return;
+        }
+        if (ac->in_len < (size_t) rc + req.content_length)
+            return; /* wait for the whole body */
+    }
+    memset(&areq, 0, sizeof(areq));
+    areq.method = req.method;
+    areq.method_len = req.method_len;
+    areq.path = req.target;
+    q = memchr(req.target, '?', req.target_len);
+    areq.path_len = q ? (size_t) (q - req.target) : req.target_len;
+    areq.query = q ? q + 1 : "";
+    areq.query_len = q ? req.target_len - areq.path_len - 1 : 0;
+    areq.body = ac->in + rc;
+    areq.body_len = req.body == HTTP1_BODY_LENGTH ? (size_t) req.content_length : 0;
+    ac->admin->handler(ac->admin->ctx, &areq, &rsp);
+    conn_respond(ac, &rsp, req.is_head);
+    strbuf_fini(&rsp.body);
+}
+
+static void
+admin_http_on_conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct admin_http_conn *ac = container_of(w, struct admin_http_conn, io);
+    ssize_t n;
+
+    (void) loop;
+    (void) revents;
+    if (!ac->responding) {
+        n = read(ac->fd, ac->in + ac->in_len, sizeof(ac->in) - ac->in_len);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            conn_free(ac);
+            return;
+        }
+        ac->in_len += (size_t) n;
+        conn_handle(ac);
+        if (!ac->responding)
+            return;
+    }
+    while (ac->out_off < ac->out.len) {
+        n = write(ac->fd, ac->out.s + ac->out_off, ac->out.len - ac->out_off);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            conn_free(ac);
+            return;
+        }
+        ac->out_off += (size_t) n;
+    }
+    (void) shutdown(ac->fd, SHUT_WR);
+    conn_free(ac);
+}
+
+static void
+admin_http_on_conn_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) loop;
+    (void) revents;
+    conn_free(container_of(t, struct admin_http_conn, timer));
+}
+
+static void
+admin_http_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct admin_http *a = container_of(w, struct admin_http, io);
+
+    (void) revents;
+    for (int i = 0; i < 16; i++) {
+        struct admin_http_conn *ac;
+        int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd == -1)
+            return;
+        if (a->n_conns >= 64) {
+            (void) close(fd); /* the admin server is not a load target */
+            continue;
+        }
+        ac = calloc(1, sizeof(*ac));
+        if (ac == NULL) {
+            (void) close(fd);
+            return;
+        }
+        ac->admin = a;
+        ac->fd = fd;
+        list_insert_tail(&a->conns, &ac->link);
+        a->n_conns++;
+        ev_io_init(&ac->io, admin_http_on_conn_io, fd, EV_READ);
+        ev_io_start(loop, &ac->io);
+        ev_timer_init(&ac->timer, admin_http_on_conn_timeout, ADMIN_TIMEOUT_S, 0.);
+        ev_timer_start(loop, &ac->timer);
+    }
+}
+
+struct admin_http *
+admin_http_new(struct ev_loop *loop, const char *ip, uint16_t port, admin_http_handler_fn *handler,
+          void *ctx, char *err, size_t errlen)
+{
+    struct admin_http *a;
+    int fd = net_listen_tcp(ip, port, false, 128);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "admin: cannot listen on %s:%u: %s", ip, port, strerror(-fd));
+        return NULL;
+    }
+    a = xcalloc(1, sizeof(*a));
+    a->loop = loop;
+    a->fd = fd;
+    a->handler = handler;
+    a->ctx = ctx;
+    list_init(&a->conns);
+    ev_io_init(&a->io, admin_http_on_accept, fd, EV_READ);
+    ev_io_start(loop, &a->io);
+    return a;
+}
+
+int
+admin_http_port(const struct admin_http *a)
+{
+    return net_local_port(a->fd);
+}
+
+struct admin_http *
+admin_http_free(struct admin_http *a)
+{
+    if (a == NULL)
+        return NULL;
+    while (!list_empty(&a->conns))
+        conn_free(list_entry(a->conns.next, struct admin_http_conn, link));
+    ev_io_stop(a->loop, &a->io);
+    (void) close(a->fd);
+    free(a);
+    return NULL;
+}
+
+bool
+admin_http_query_get(const struct admin_http_request *req, const char *key, char *ret, size_t retlen)
+{
+    size_t klen = strlen(key);
+    const char *p = req->query, *end = req->query + req->query_len;
+
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t) (end - p));
+        const char *stop = amp ? amp : end;
+
+        if ((size_t) (stop - p) >= klen && strncmp(p, key, klen) == 0 &&
+            (p + klen == stop || p[klen] == '=')) {
+            const char *v = p + klen == stop ? stop : p + klen + 1;
+            size_t o = 0;
+
+            /* percent-decoding, '+' as space */
+            while (v < stop && o + 1 < retlen) {
+                if (*v == '%' && stop - v >= 3) {
+                    char hex[3] = {v[1], v[2], 0};
+
+                    ret[o++] = (char) strtol(hex, NULL, 16);
+                    v += 3;
+                } else {
+                    ret[o++] = *v == '+' ? ' ' : *v;
+                    v++;
+                }
+            }
+            ret[o] = '\0';
+            return true;
+        }
+        p = stop + 1;
+    }
+    return false;
+}
