@@ -39,6 +39,7 @@
 #include "proxy/admin.h"
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
+#include "proxy/sdnotify.h"
 
 #define MAX_PROCS          256
 #define FAST_DEATH_US      2000000 /* a worker dying sooner than this after start */
@@ -99,10 +100,33 @@ struct master {
     ev_timer stop_deadline;
     ev_timer rotate;          /* stats histogram window */
     bool stopping;
+    bool notified_ready;      /* READY=1 sent to systemd */
     int exit_code;
 };
 
 static void master_on_channel(struct ev_loop *loop, ev_io *w, int revents);
+
+static void
+notify(struct master *m, const char *state)
+{
+    int r = sdnotify(state);
+
+    (void) m;
+    if (r < 0)
+        log_warn("sd_notify(%s): %s", state, strerror(-r));
+}
+
+/* Workers of the current generation that said READY. */
+static unsigned
+live_ready(struct master *m)
+{
+    unsigned n = 0;
+
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (m->procs[i].pid && m->procs[i].gen == m->gen && m->procs[i].ready)
+            n++;
+    return n;
+}
 
 /* ---- validation -------------------------------------------------------------------- */
 
@@ -380,6 +404,11 @@ master_on_channel(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (n == sizeof(msg) && msg.type == IPC_READY) {
         p->ready = true;
+        if (!p->m->notified_ready && live_ready(p->m) == p->m->n_workers) {
+            /* systemd (Type=notify): started once every worker polls its sockets */
+            p->m->notified_ready = true;
+            notify(p->m, "READY=1\nSTATUS=serving");
+        }
         /* a reload waits for the whole new generation before retiring the old one */
         if (ev_is_active(&p->m->ready_wait) && p->gen == p->m->gen) {
             bool all = true;
@@ -524,6 +553,7 @@ master_reload(struct master *m)
     unsigned n_workers;
 
     log_notice("reloading %s", m->cfg_path);
+    notify(m, "RELOADING=1");
     next = cfg_load(m->cfg_path, &err);
     if (next == NULL) {
         log_err("reload failed, keeping the running config:\n%s", err.text);
@@ -568,6 +598,7 @@ master_reload(struct master *m)
     ev_timer_set(&m->ready_wait, READY_WAIT_S, 0.);
     ev_timer_start(m->loop, &m->ready_wait);
     log_notice("reload: generation %u starting with %u workers", m->gen, n_workers);
+    notify(m, "READY=1\nSTATUS=serving (reloaded)");
     strbuf_fini(&errors);
     return;
 
@@ -580,6 +611,7 @@ fail:
             m->socks[i].gen = m->gen;
     cfg_free(next);
     strbuf_fini(&errors);
+    notify(m, "READY=1\nSTATUS=serving (last reload failed, see the log)");
 }
 
 static void
@@ -604,6 +636,7 @@ master_begin_stop(struct master *m, const char *why)
     log_notice("%s: draining in-flight requests (up to %u ms), then exiting", why,
                m->cfg->meshd.drain_timeout_ms);
     m->stopping = true;
+    notify(m, "STOPPING=1");
     for (unsigned k = 0; k < m->n_slots; k++)
         ev_timer_stop(m->loop, &m->slots[k].respawn);
     for (int i = 0; i < MAX_PROCS; i++)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,6 +567,34 @@ START_TEST(test_proxy_check_flag)
 }
 END_TEST
 
+START_TEST(test_proxy_notifies_systemd)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char path[600], buf[256];
+    struct timeval tv = {.tv_sec = 10};
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/notify.sock", fsdir);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *) &sun, sizeof(sun)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setenv("NOTIFY_SOCKET", path, 1);
+    start_meshd(base_yaml);
+    unsetenv("NOTIFY_SOCKET");
+    n = recv(fd, buf, sizeof(buf) - 1, 0); /* Type=notify: READY=1 once workers serve */
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_msg(strstr(buf, "READY=1") != NULL, "%s", buf);
+    kill(md.pid, SIGHUP); /* a reload says RELOADING=1, then READY=1 again */
+    n = recv(fd, buf, sizeof(buf) - 1, 0);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_msg(strstr(buf, "RELOADING=1") != NULL, "%s", buf);
+    close(fd);
+}
+END_TEST
+
 static Suite *
 proxy_suite(void)
 {
@@ -588,6 +618,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_fs_edit_moves_traffic);
     tcase_add_test(tc, test_proxy_dead_endpoint_is_avoided);
     tcase_add_test(tc, test_proxy_check_flag);
+    tcase_add_test(tc, test_proxy_notifies_systemd);
     suite_add_tcase(s, tc);
     return s;
 }
