@@ -416,7 +416,8 @@ sh_done(struct ship_http *sh)
         stats_inc(sh->ct.dropped_rejected, b->n_spans);
         sh_unqueue(sh, b, true);
         if (log_ratelimit_ok(&sh->rl))
-            log_err("bug: zipkin: %s:%u refused %u spans with %d (%s), dropping them",
+            log_err("zipkin: %s:%u refused %u spans with %d (%s): Zipkin says the agent sent "
+                    "spans it does not accept, dropping them",
                     sh->cfg.host, sh->cfg.port, b->n_spans, st, sh->excerpt);
         batch_free(b);
         sh->reachable = 1;

@@ -1,0 +1,449 @@
+/* tests/lib/zipkin_sink.c - see zipkin_sink.h. One poll() thread; the test thread talks
+ * to it through a mutex-protected state and a self-pipe. Requests are parsed with
+ * proto/http1 (Content-Length bodies only, as meshagent sends them). */
+#include "tests/lib/zipkin_sink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/http1.h"
+
+#define SINK_MAX_CONNS 16
+
+struct sink_conn {
+    int fd;
+    char *in;
+    size_t len, cap;
+};
+
+struct zipkin_sink {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    int port;
+    int lfd;
+    int ctl[2]; /* self-pipe: wakes the thread after a state change */
+    bool want_up, quit;
+    struct sink_conn conns[SINK_MAX_CONNS];
+    /* results */
+    unsigned requests;
+    uint64_t *ids;
+    size_t n_ids, cap_ids;
+    char *last_body;
+    bool bodies_ok;
+    int script_status;
+    unsigned script_count;
+    unsigned delay_ms;
+};
+
+static int
+sink_listen(int port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd == -1)
+        abort();
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    for (int i = 0; i < 200; i++) {
+        if (bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0 && listen(fd, 64) == 0)
+            return fd;
+        usleep(10000);
+    }
+    abort();
+}
+
+static void
+conn_close(struct sink_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->in);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Remembers the span ids in <body> (called with the mutex held). */
+static void
+record_ids(struct zipkin_sink *s, const char *body, size_t len)
+{
+    static const char key[] = "\"id\":\"";
+    const char *p = body, *end = body + len;
+
+    while (p < end) {
+        const char *k = memmem(p, (size_t) (end - p), key, sizeof(key) - 1);
+        uint64_t id = 0;
+        int i;
+
+        if (k == NULL)
+            break;
+        k += sizeof(key) - 1;
+        for (i = 0; i < 16 && k + i < end && hexval(k[i]) >= 0; i++)
+            id = (id << 4) | (uint64_t) hexval(k[i]);
+        if (i == 16) {
+            if (s->n_ids == s->cap_ids) {
+                s->cap_ids = s->cap_ids ? s->cap_ids * 2 : 1024;
+                s->ids = realloc(s->ids, s->cap_ids * sizeof(*s->ids));
+            }
+            s->ids[s->n_ids++] = id;
+        }
+        p = k;
+    }
+}
+
+static bool
+has_header(const struct http1_request *req, const char *name, const char *value)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct http1_header *h = &req->headers[i];
+
+        if (h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0 &&
+            h->value_len >= strlen(value) && strncasecmp(h->value, value, strlen(value)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Handles complete requests in <c>; returns -1 to close. */
+static int
+conn_serve(struct zipkin_sink *s, struct sink_conn *c)
+{
+    for (;;) {
+        struct http1_header hdrs[64];
+        struct http1_request req;
+        struct http1_error err;
+        struct http1_limits lim = {.max_request_line = 4096, .max_head = 16384, .max_headers = 64};
+        int r = http1_parse_request(c->in, c->len, &lim, hdrs, 64, &req, &err);
+        size_t total;
+        int status;
+        unsigned delay;
+        char reply[256];
+        int n;
+
+        if (r == -EAGAIN)
+            return 0;
+        if (r < 0 || req.body == HTTP1_BODY_CHUNKED)
+            return -1;
+        total = (size_t) r + (req.body == HTTP1_BODY_LENGTH ? req.content_length : 0);
+        if (c->len < total)
+            return 0;
+        pthread_mutex_lock(&s->mu);
+        s->requests++;
+        status = 202;
+        if (s->script_count > 0) {
+            status = s->script_status;
+            s->script_count--;
+        }
+        delay = s->delay_ms;
+        if (status >= 200 && status < 300) {
+            const char *body = c->in + r;
+            size_t blen = total - (size_t) r;
+
+            if (blen == 0 || body[0] != '[' || !has_header(&req, "Content-Type", "application/json") ||
+                !has_header(&req, "b3", "0"))
+                s->bodies_ok = false;
+            record_ids(s, body, blen);
+            free(s->last_body);
+            s->last_body = strndup(body, blen);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (delay)
+            usleep(delay * 1000u);
+        n = snprintf(reply, sizeof(reply), "HTTP/1.1 %d Scripted\r\nContent-Length: %d\r\n\r\n%s",
+                     status, status == 202 ? 0 : 9, status == 202 ? "" : "scripted\n");
+        if (send(c->fd, reply, (size_t) n, MSG_NOSIGNAL) != n)
+            return -1;
+        memmove(c->in, c->in + total, c->len - total);
+        c->len -= total;
+    }
+}
+
+static void *
+sink_thread(void *arg)
+{
+    struct zipkin_sink *s = arg;
+
+    for (;;) {
+        struct pollfd pfd[SINK_MAX_CONNS + 2];
+        int map[SINK_MAX_CONNS + 2];
+        nfds_t n = 0;
+        bool up, quit;
+
+        pthread_mutex_lock(&s->mu);
+        up = s->want_up;
+        quit = s->quit;
+        pthread_mutex_unlock(&s->mu);
+        if (quit)
+            break;
+        if (!up && s->lfd >= 0) {
+            for (int i = 0; i < SINK_MAX_CONNS; i++)
+                conn_close(&s->conns[i]);
+            close(s->lfd);
+            pthread_mutex_lock(&s->mu);
+            s->lfd = -1;
+            pthread_mutex_unlock(&s->mu);
+        } else if (up && s->lfd < 0) {
+            int fd = sink_listen(s->port);
+
+            pthread_mutex_lock(&s->mu);
+            s->lfd = fd;
+            pthread_mutex_unlock(&s->mu);
+        }
+        pfd[n].fd = s->ctl[0];
+        pfd[n].events = POLLIN;
+        map[n++] = -2;
+        if (s->lfd >= 0) {
+            pfd[n].fd = s->lfd;
+            pfd[n].events = POLLIN;
+            map[n++] = -1;
+        }
+        for (int i = 0; i < SINK_MAX_CONNS; i++) {
+            if (s->conns[i].fd < 0)
+                continue;
+            pfd[n].fd = s->conns[i].fd;
+            pfd[n].events = POLLIN;
+            map[n++] = i;
+        }
+        if (poll(pfd, n, 1000) <= 0)
+            continue;
+        for (nfds_t k = 0; k < n; k++) {
+            if (!pfd[k].revents)
+                continue;
+            if (map[k] == -2) {
+                char buf[64];
+
+                (void) read(s->ctl[0], buf, sizeof(buf));
+            } else if (map[k] == -1) {
+                int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+                int slot = -1;
+
+                for (int i = 0; i < SINK_MAX_CONNS && slot < 0; i++)
+                    if (s->conns[i].fd < 0)
+                        slot = i;
+                if (fd >= 0 && slot < 0)
+                    close(fd);
+                else if (fd >= 0)
+                    s->conns[slot].fd = fd;
+            } else {
+                struct sink_conn *c = &s->conns[map[k]];
+                ssize_t r;
+
+                if (c->cap - c->len < 65536) {
+                    c->cap = c->cap ? c->cap * 2 : 1 << 17;
+                    c->in = realloc(c->in, c->cap);
+                }
+                r = recv(c->fd, c->in + c->len, c->cap - c->len - 1, 0);
+                if (r <= 0) {
+                    conn_close(c);
+                    continue;
+                }
+                c->len += (size_t) r;
+                if (conn_serve(s, c) < 0)
+                    conn_close(c);
+            }
+        }
+    }
+    if (s->lfd >= 0)
+        close(s->lfd);
+    for (int i = 0; i < SINK_MAX_CONNS; i++)
+        conn_close(&s->conns[i]);
+    return NULL;
+}
+
+static void
+poke(struct zipkin_sink *s)
+{
+    (void) write(s->ctl[1], "x", 1);
+}
+
+struct zipkin_sink *
+zipkin_sink_start(int port)
+{
+    struct zipkin_sink *s = calloc(1, sizeof(*s));
+
+    pthread_mutex_init(&s->mu, NULL);
+    s->port = port;
+    s->want_up = true;
+    s->bodies_ok = true;
+    for (int i = 0; i < SINK_MAX_CONNS; i++)
+        s->conns[i].fd = -1;
+    if (pipe2(s->ctl, O_CLOEXEC | O_NONBLOCK) != 0)
+        abort();
+    s->lfd = sink_listen(port); /* listening before this returns */
+    if (pthread_create(&s->thread, NULL, sink_thread, s) != 0)
+        abort();
+    return s;
+}
+
+static void
+set_up(struct zipkin_sink *s, bool up)
+{
+    pthread_mutex_lock(&s->mu);
+    s->want_up = up;
+    pthread_mutex_unlock(&s->mu);
+    poke(s);
+    /* wait until the thread has acted on it */
+    for (int i = 0; i < 500; i++) {
+        bool done;
+
+        pthread_mutex_lock(&s->mu);
+        done = (s->lfd >= 0) == up;
+        pthread_mutex_unlock(&s->mu);
+        if (done)
+            return;
+        usleep(2000);
+    }
+}
+
+void
+zipkin_sink_down(struct zipkin_sink *s)
+{
+    set_up(s, false);
+}
+
+void
+zipkin_sink_up(struct zipkin_sink *s)
+{
+    set_up(s, true);
+}
+
+void
+zipkin_sink_free(struct zipkin_sink *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = true;
+    pthread_mutex_unlock(&s->mu);
+    poke(s);
+    pthread_join(s->thread, NULL);
+    close(s->ctl[0]);
+    close(s->ctl[1]);
+    free(s->ids);
+    free(s->last_body);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void
+zipkin_sink_script(struct zipkin_sink *s, int status, unsigned count)
+{
+    pthread_mutex_lock(&s->mu);
+    s->script_status = status;
+    s->script_count = count;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
+zipkin_sink_delay(struct zipkin_sink *s, unsigned ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->delay_ms = ms;
+    pthread_mutex_unlock(&s->mu);
+}
+
+unsigned
+zipkin_sink_requests(struct zipkin_sink *s)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->requests;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+unsigned
+zipkin_sink_n_spans(struct zipkin_sink *s)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&s->mu);
+    n = (unsigned) s->n_ids;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+unsigned
+zipkin_sink_count_id(struct zipkin_sink *s, const char *id16)
+{
+    uint64_t id = strtoull(id16, NULL, 16);
+    unsigned n = 0;
+
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_ids; i++)
+        n += s->ids[i] == id;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+unsigned
+zipkin_sink_n_duplicates(struct zipkin_sink *s)
+{
+    uint64_t *v;
+    size_t n;
+    unsigned dups = 0;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->n_ids;
+    v = malloc((n + 1) * sizeof(*v));
+    memcpy(v, s->ids, n * sizeof(*v));
+    pthread_mutex_unlock(&s->mu);
+    qsort(v, n, sizeof(*v), u64_cmp);
+    for (size_t i = 1; i < n; i++)
+        dups += v[i] == v[i - 1] && (i < 2 || v[i - 1] != v[i - 2]);
+    free(v);
+    return dups;
+}
+
+char *
+zipkin_sink_last_body(struct zipkin_sink *s)
+{
+    char *b;
+
+    pthread_mutex_lock(&s->mu);
+    b = s->last_body ? strdup(s->last_body) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+bool
+zipkin_sink_bodies_ok(struct zipkin_sink *s)
+{
+    bool ok;
+
+    pthread_mutex_lock(&s->mu);
+    ok = s->bodies_ok;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
