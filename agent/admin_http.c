@@ -62,16 +62,26 @@ static const char *
 status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 500:
+        return "Internal Server Error";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
@@ -82,8 +92,8 @@ conn_respond(struct admin_http_conn *ac, const struct admin_http_response *rsp, 
                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                 "Cache-Control: no-cache\r\nConnection: close\r\n%s\r\n",
                 rsp->status, status_text(rsp->status),
-                rsp->content_type ? rsp->content_type : "text/plain; charset=utf-8",
-                rsp->body.len, rsp->extra_headers ? rsp->extra_headers : "");
+                rsp->content_type ? rsp->content_type : "text/plain; charset=utf-8", rsp->body.len,
+                rsp->extra_headers ? rsp->extra_headers : "");
     if (!head_only)
         strbuf_add(&ac->out, strbuf_str(&rsp->body), rsp->body.len);
     ac->responding = true;
@@ -228,7 +238,7 @@ admin_http_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 struct admin_http *
 admin_http_new(struct ev_loop *loop, const char *ip, uint16_t port, admin_http_handler_fn *handler,
-          void *ctx, char *err, size_t errlen)
+               void *ctx, char *err, size_t errlen)
 {
     struct admin_http *a;
     int fd = net_listen_tcp(ip, port, false, 128);
@@ -268,7 +278,8 @@ admin_http_free(struct admin_http *a)
 }
 
 bool
-admin_http_query_get(const struct admin_http_request *req, const char *key, char *ret, size_t retlen)
+admin_http_query_get(const struct admin_http_request *req, const char *key, char *ret,
+                     size_t retlen)
 {
     size_t klen = strlen(key);
     const char *p = req->query, *end = req->query + req->query_len;

@@ -162,8 +162,8 @@ aspan_merge(const struct aspan *old, const struct aspan *new)
         start = old->timestamp_us;
     end = MESH_MAX(old->timestamp_us ? end_old : 0, new->timestamp_us ? end_new : 0);
     m->timestamp_us = start;
-    m->duration_us = start != 0 && end > start ? end - start
-                                               : MESH_MAX(old->duration_us, new->duration_us);
+    m->duration_us =
+        start != 0 && end > start ? end - start : MESH_MAX(old->duration_us, new->duration_us);
 
     /* tags: new ones first (they win), then old ones under other names */
     m->n_tags = 0;
@@ -188,8 +188,8 @@ aspan_is_error(const struct aspan *a)
     for (unsigned i = 0; i < a->n_tags; i++) {
         const struct span_tag_kv *t = &a->tags[i];
 
-        if (t->key == SPAN_TAG_ERROR || (t->key == 0 && t->name_len == 5 &&
-                                          memcmp(t->name, "error", 5) == 0))
+        if (t->key == SPAN_TAG_ERROR ||
+            (t->key == 0 && t->name_len == 5 && memcmp(t->name, "error", 5) == 0))
             return true;
         if (t->key == SPAN_TAG_HTTP_STATUS_CODE) {
             uint64_t code = t->num;

@@ -64,12 +64,13 @@ typical_span(struct span *s, uint64_t i)
     memcpy(s->remote.ip, rip, 4);
     s->remote.has_ip = true;
     s->remote.port = 58648;
-#define TAG(k, v) s->tags[s->n_tags++] = (struct span_tag_kv){.key = k, .value = v, .value_len = strlen(v)}
+#define TAG(k, v)                                                                                  \
+    s->tags[s->n_tags++] = (struct span_tag_kv){.key = k, .value = v, .value_len = strlen(v)}
     TAG(SPAN_TAG_HTTP_METHOD, "GET");
     TAG(SPAN_TAG_HTTP_PATH, "/users/12345");
     TAG(SPAN_TAG_HTTP_URL, "http://users/users/12345");
-    s->tags[s->n_tags++] = (struct span_tag_kv){.key = SPAN_TAG_HTTP_STATUS_CODE, .num = 200,
-                                                .is_num = true};
+    s->tags[s->n_tags++] =
+        (struct span_tag_kv){.key = SPAN_TAG_HTTP_STATUS_CODE, .num = 200, .is_num = true};
     TAG(SPAN_TAG_HTTP_HOST, "users");
     TAG(SPAN_TAG_ROUTER_LABEL, "outgoing");
     TAG(SPAN_TAG_SERVICE, "/svc/users");
@@ -189,8 +190,8 @@ static double
 run_stage(enum stage stage, const uint8_t *buf, const size_t *offs, size_t n_msgs, size_t n)
 {
     static const struct batcher_format fmt = {"[", ",", "]", zipkin_json_v2_span};
-    const struct assembler_cfg ac = {.idle_ms = 1000, .max_bytes = 64u << 20,
-                                     .max_trace_spans = 1000};
+    const struct assembler_cfg ac = {
+        .idle_ms = 1000, .max_bytes = 64u << 20, .max_trace_spans = 1000};
     const struct sampler_cfg sc = {.rate = 1.0};
     const struct batcher_cfg bc = {.max_spans = 1000, .max_bytes = 1 << 20, .interval_ms = 1000};
     struct pipe *p = calloc(1, sizeof(*p));
@@ -214,7 +215,8 @@ run_stage(enum stage stage, const uint8_t *buf, const size_t *offs, size_t n_msg
     batcher_flush(p->batcher);
     t1 = cpu_s();
     if (stage == STAGE_ALL)
-        printf("    (JSON v2 written: %.1f bytes a span)\n", (double) p->shipped_bytes / (double) n);
+        printf("    (JSON v2 written: %.1f bytes a span)\n",
+               (double) p->shipped_bytes / (double) n);
     assembler_free(p->as);
     batcher_free(p->batcher);
     free(p);
@@ -230,8 +232,8 @@ bench_inproc(size_t n)
     static const char *const names[] = {"decode (baseline)", "decode + assemble",
                                         "decode + assemble + sample + JSON v2 batches"};
 
-    printf("in-process, one core, %zu spans (%.0f bytes a record, %d a message), best of 3:\n",
-           n, (double) len / (double) n, PER_MSG);
+    printf("in-process, one core, %zu spans (%.0f bytes a record, %d a message), best of 3:\n", n,
+           (double) len / (double) n, PER_MSG);
     for (int round = 0; round < 3; round++)
         for (int st = 0; st < 3; st++) {
             double ns = run_stage((enum stage) st, buf, offs, n_msgs, n);
@@ -263,8 +265,8 @@ proc_cpu_s(pid_t pid)
         line[0] = '\0';
     fclose(f);
     p = strrchr(line, ')');
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
 }

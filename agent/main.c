@@ -480,11 +480,11 @@ load_all(const char *path, struct cfg **ret_cfg, struct agent_settings *ret_set,
 
     if (cfg == NULL) {
         if (to_log)
-            log_err("config: %s: %u problem%s, keeping the running config:\n%s", path,
-                    err.n_errors, err.n_errors == 1 ? "" : "s", err.text);
+            log_err("config: %s: %u problem%s, keeping the running config:\n%s", path, err.n_errors,
+                    err.n_errors == 1 ? "" : "s", err.text);
         else
-            fprintf(stderr, "%smeshagent: %s: %u problem%s found\n", err.text, path,
-                    err.n_errors, err.n_errors == 1 ? "" : "s");
+            fprintf(stderr, "%smeshagent: %s: %u problem%s found\n", err.text, path, err.n_errors,
+                    err.n_errors == 1 ? "" : "s");
         return -1;
     }
     if (settings_load(ret_set, cfg, &problems) != 0 ||
@@ -517,12 +517,14 @@ agent_reload(struct agent *a)
         return;
     if (strcmp(ns.socket_url, a->set.socket_url) != 0)
         log_warn("config: the agent socket changed to %s: restart meshagent to use it, keeping "
-                 "%s", ns.socket_url, a->set.socket_url);
+                 "%s",
+                 ns.socket_url, a->set.socket_url);
     if (strcmp(ns.admin_ip, a->set.admin_ip) != 0 || ns.admin_port != a->set.admin_port)
         log_warn("config: the admin address changed: restart meshagent to use it");
     if ((ns.zipkin_url[0] != '\0') != (a->set.zipkin_url[0] != '\0')) {
         log_warn("config: switching between the local store and a collector needs a restart; "
-                 "keeping %s", a->set.zipkin_url[0] ? a->set.zipkin_url : "the local store");
+                 "keeping %s",
+                 a->set.zipkin_url[0] ? a->set.zipkin_url : "the local store");
         snprintf(ns.zipkin_url, sizeof(ns.zipkin_url), "%s", a->set.zipkin_url);
         snprintf(ns.zipkin_host, sizeof(ns.zipkin_host), "%s", a->set.zipkin_host);
         snprintf(ns.zipkin_path, sizeof(ns.zipkin_path), "%s", a->set.zipkin_path);
@@ -866,8 +868,8 @@ agent_run(struct agent *a)
         a->store = store_new(&stc, zipkin_json_v2_span);
     }
 
-    a->admin = admin_http_new(a->loop, a->set.admin_ip, a->set.admin_port, agent_on_admin, a,
-                              err, sizeof(err));
+    a->admin = admin_http_new(a->loop, a->set.admin_ip, a->set.admin_port, agent_on_admin, a, err,
+                              sizeof(err));
     if (a->admin == NULL) {
         log_err("%s", err);
         return 1;
@@ -907,8 +909,8 @@ agent_run(struct agent *a)
                      i, t->host ? t->host : "?", t->port);
     }
     port = admin_http_port(a->admin);
-    log_notice("meshagent %s: receiving on %s, admin on %s:%d, shipping to %s",
-               MESHAGENT_VERSION, a->set.socket_url, a->set.admin_ip, port,
+    log_notice("meshagent %s: receiving on %s, admin on %s:%d, shipping to %s", MESHAGENT_VERSION,
+               a->set.socket_url, a->set.admin_ip, port,
                a->set.zipkin_url[0] ? a->set.zipkin_url : "the local store (Zipkin API on admin)");
     ev_run(a->loop, 0);
 

@@ -21,8 +21,8 @@ typedef void receiver_msg_fn(const uint8_t *buf, size_t len, void *arg);
 
 /* Binds <url> (ipc:// or tcp://) and starts reading on <loop>. NULL with <err> filled when
  * it cannot (the caller logs it once). */
-struct receiver *receiver_new(struct ev_loop *loop, const char *url, receiver_msg_fn *fn,
-                              void *arg, char *err, size_t errlen);
+struct receiver *receiver_new(struct ev_loop *loop, const char *url, receiver_msg_fn *fn, void *arg,
+                              char *err, size_t errlen);
 /* Stops reading, closes the socket and removes an ipc file. NULL is a no-op. */
 struct receiver *receiver_free(struct receiver *r);
 

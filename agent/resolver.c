@@ -64,7 +64,8 @@ shared_unref(struct shared *sh)
 static void
 lookup(const char *host, uint16_t port, struct resolver_result *res)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV};
     struct addrinfo *ai = NULL, *p;
     char portstr[8];

@@ -59,8 +59,7 @@ sampler_decide(struct sampler *s, const struct sampler_trace *t, uint64_t now_us
     struct sampler_decision d = {.sampled = SAMPLER_KEEP, .unsampled = SAMPLER_DROP_UNSAMPLED};
     uint64_t slow_us = (uint64_t) s->cfg.keep_slower_than_ms * 1000u;
 
-    if ((s->cfg.keep_errors && t->has_error) ||
-        (slow_us > 0 && t->max_duration_us >= slow_us)) {
+    if ((s->cfg.keep_errors && t->has_error) || (slow_us > 0 && t->max_duration_us >= slow_us)) {
         d.unsampled = SAMPLER_KEEP;
         d.by_rule = true;
         return d;

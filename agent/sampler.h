@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 struct sampler_cfg {
-    double rate;                 /* 0..1 */
-    uint32_t spans_per_second;   /* 0: unlimited */
+    double rate;               /* 0..1 */
+    uint32_t spans_per_second; /* 0: unlimited */
     bool keep_errors;
     uint32_t keep_slower_than_ms; /* 0: off */
 };

@@ -36,8 +36,10 @@ struct set_row {
 };
 
 #define ROW(key, env, type, field, min, max, def, help)                                            \
-    {key, env, type, offsetof(struct agent_settings, field),                                      \
-     sizeof(((struct agent_settings *) 0)->field), min, max, def, help}
+    {                                                                                              \
+        key, env, type, offsetof(struct agent_settings, field),                                    \
+            sizeof(((struct agent_settings *) 0)->field), min, max, def, help                      \
+    }
 
 static const struct set_row rows[] = {
     ROW("admin.ip", "MESHAGENT_ADMIN_IP", SET_STR, admin_ip, 0, 0, "127.0.0.1",
@@ -50,10 +52,10 @@ static const struct set_row rows[] = {
         "Zipkin HTTP collector, http://host[:port][/path]; empty: local store"),
     ROW("zipkin.gzip", "MESHAGENT_ZIPKIN_GZIP", SET_BOOL, gzip, 0, 1, "false",
         "gzip request bodies (Content-Encoding: gzip)"),
-    ROW("zipkin.connectTimeoutMs", "MESHAGENT_CONNECT_TIMEOUT_MS", SET_U32, connect_timeout_ms,
-        1, 600000, "2000", "TCP connect deadline"),
-    ROW("zipkin.requestTimeoutMs", "MESHAGENT_REQUEST_TIMEOUT_MS", SET_U32, request_timeout_ms,
-        1, 600000, "10000", "deadline of one POST, sending to reply"),
+    ROW("zipkin.connectTimeoutMs", "MESHAGENT_CONNECT_TIMEOUT_MS", SET_U32, connect_timeout_ms, 1,
+        600000, "2000", "TCP connect deadline"),
+    ROW("zipkin.requestTimeoutMs", "MESHAGENT_REQUEST_TIMEOUT_MS", SET_U32, request_timeout_ms, 1,
+        600000, "10000", "deadline of one POST, sending to reply"),
     ROW("retry.minMs", "MESHAGENT_RETRY_MIN_MS", SET_U32, retry_min_ms, 1, 3600000, "100",
         "first retry back-off"),
     ROW("retry.maxMs", "MESHAGENT_RETRY_MAX_MS", SET_U32, retry_max_ms, 1, 3600000, "30000",
@@ -64,8 +66,8 @@ static const struct set_row rows[] = {
         "flush a batch at this many spans"),
     ROW("batch.bytes", "MESHAGENT_BATCH_BYTES", SET_U32, batch_bytes, 1024, 1 << 30, "1048576",
         "flush a batch at this many encoded bytes"),
-    ROW("batch.intervalMs", "MESHAGENT_BATCH_INTERVAL_MS", SET_U32, batch_interval_ms, 1,
-        3600000, "1000", "flush a batch this long after its first span"),
+    ROW("batch.intervalMs", "MESHAGENT_BATCH_INTERVAL_MS", SET_U32, batch_interval_ms, 1, 3600000,
+        "1000", "flush a batch this long after its first span"),
     ROW("window.idleMs", "MESHAGENT_WINDOW_IDLE_MS", SET_U32, window_idle_ms, 1, 3600000, "1000",
         "a trace leaves the assembly window after this long without a new span"),
     ROW("window.bytes", "MESHAGENT_WINDOW_BYTES", SET_U64, window_bytes, 4096, 1e12, "33554432",
@@ -74,12 +76,12 @@ static const struct set_row rows[] = {
         1000000, "1000", "a trace leaves the window when it has this many spans"),
     ROW("sample.rate", "MESHAGENT_SAMPLE_RATE", SET_DOUBLE, sample_rate, 0, 1, "1",
         "keep this share of sampled traces, decided by trace id"),
-    ROW("sample.spansPerSecond", "MESHAGENT_SPANS_PER_SECOND", SET_U32, spans_per_second, 0,
-        1e9, "0", "budget of kept spans a second, 0: none"),
+    ROW("sample.spansPerSecond", "MESHAGENT_SPANS_PER_SECOND", SET_U32, spans_per_second, 0, 1e9,
+        "0", "budget of kept spans a second, 0: none"),
     ROW("sample.keepErrors", "MESHAGENT_KEEP_ERRORS", SET_BOOL, keep_errors, 0, 1, "false",
         "always keep a trace with an error span"),
-    ROW("sample.keepSlowerThanMs", "MESHAGENT_KEEP_SLOWER_THAN_MS", SET_U32, keep_slower_than_ms,
-        0, 3600000, "0", "always keep a trace with a span this slow, 0: off"),
+    ROW("sample.keepSlowerThanMs", "MESHAGENT_KEEP_SLOWER_THAN_MS", SET_U32, keep_slower_than_ms, 0,
+        3600000, "0", "always keep a trace with a span this slow, 0: off"),
     ROW("store.traces", "MESHAGENT_STORE_TRACES", SET_U32, store_traces, 1, 10000000, "1000",
         "traces in the local store"),
     ROW("store.bytes", "MESHAGENT_STORE_BYTES", SET_U64, store_bytes, 4096, 1e12, "67108864",
@@ -231,7 +233,8 @@ settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *pr
         r = -EINVAL;
     }
     if (s->retry_max_ms < s->retry_min_ms) {
-        strbuf_addf(problems, "environment: MESHAGENT_RETRY_MAX_MS: below MESHAGENT_RETRY_MIN_MS\n");
+        strbuf_addf(problems,
+                    "environment: MESHAGENT_RETRY_MAX_MS: below MESHAGENT_RETRY_MIN_MS\n");
         r = -EINVAL;
     }
     if (s->queue_bytes < s->batch_bytes) {

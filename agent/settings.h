@@ -43,13 +43,13 @@ struct agent_settings {
     uint32_t batch_bytes;       /* 1 MiB (encoded) */
     uint32_t batch_interval_ms; /* 1000 */
 
-    uint32_t window_idle_ms;      /* 1000: a trace leaves the window after this idle */
-    uint64_t window_bytes;        /* 32 MiB of span copies */
-    uint32_t window_trace_spans;  /* 1000: a trace with this many spans leaves at once */
+    uint32_t window_idle_ms;     /* 1000: a trace leaves the window after this idle */
+    uint64_t window_bytes;       /* 32 MiB of span copies */
+    uint32_t window_trace_spans; /* 1000: a trace with this many spans leaves at once */
 
-    double sample_rate;          /* 1.0: extra thinning by trace id (Zipkin's rule) */
-    uint32_t spans_per_second;   /* 0 = unlimited */
-    bool keep_errors;            /* keep a trace whose spans show an error */
+    double sample_rate;           /* 1.0: extra thinning by trace id (Zipkin's rule) */
+    uint32_t spans_per_second;    /* 0 = unlimited */
+    bool keep_errors;             /* keep a trace whose spans show an error */
     uint32_t keep_slower_than_ms; /* 0 = off */
 
     uint32_t store_traces; /* 1000 traces in the local store */
@@ -64,8 +64,8 @@ int settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf
 
 /* Parses "http://host[:port][/path]" into host, port and path ("" path: /api/v2/spans).
  * Returns 0 or -EINVAL (https, user info, bad port, empty host, too long). */
-int settings_parse_url(const char *url, char *host, size_t hostlen, uint16_t *ret_port,
-                       char *path, size_t pathlen);
+int settings_parse_url(const char *url, char *host, size_t hostlen, uint16_t *ret_port, char *path,
+                       size_t pathlen);
 
 /* Appends the settings as a JSON object (for /admin/settings.json). */
 void settings_to_json(const struct agent_settings *s, struct strbuf *out);

@@ -80,8 +80,8 @@ struct ship_http {
     int last_err; /* errno of the last connect attempt */
 
     unsigned exchanges; /* completed on this connection */
-    struct strbuf head;  /* request head */
-    size_t out_off;      /* bytes of head+body written */
+    struct strbuf head; /* request head */
+    size_t out_off;     /* bytes of head+body written */
     uint64_t sent_us;
 
     char in[REPLY_HEAD_MAX];
@@ -176,8 +176,8 @@ static void
 sh_fail(struct ship_http *sh, const char *what, int err, bool connection)
 {
     struct batch *b = sh->inflight;
-    bool stale_keepalive = b != NULL && sh->exchanges > 0 && sh->in_len == 0 && !sh->have_head &&
-                           connection;
+    bool stale_keepalive =
+        b != NULL && sh->exchanges > 0 && sh->in_len == 0 && !sh->have_head && connection;
 
     if (b != NULL) {
         sh->inflight = NULL;
@@ -200,8 +200,8 @@ sh_fail(struct ship_http *sh, const char *what, int err, bool connection)
     }
     sh->failures++;
     if (log_ratelimit_ok(&sh->rl))
-        log_warn("zipkin: %s:%u: %s%s%s, retrying (attempt %u failed)", sh->cfg.host,
-                 sh->cfg.port, what, err ? ": " : "", err ? strerror(err) : "", sh->failures);
+        log_warn("zipkin: %s:%u: %s%s%s, retrying (attempt %u failed)", sh->cfg.host, sh->cfg.port,
+                 what, err ? ": " : "", err ? strerror(err) : "", sh->failures);
     sh_start_backoff(sh);
 }
 
@@ -318,8 +318,8 @@ sh_send_next(struct ship_http *sh)
     b->attempts++;
     strbuf_reset(&sh->head);
     if (strchr(sh->cfg.host, ':') != NULL)
-        strbuf_addf(&sh->head, "POST %s HTTP/1.1\r\nHost: [%s]:%u\r\n", sh->cfg.path,
-                    sh->cfg.host, sh->cfg.port);
+        strbuf_addf(&sh->head, "POST %s HTTP/1.1\r\nHost: [%s]:%u\r\n", sh->cfg.path, sh->cfg.host,
+                    sh->cfg.port);
     else
         strbuf_addf(&sh->head, "POST %s HTTP/1.1\r\nHost: %s:%u\r\n", sh->cfg.path, sh->cfg.host,
                     sh->cfg.port);
@@ -489,12 +489,11 @@ sh_do_receive(struct ship_http *sh)
             struct http1_header hdrs[64];
             struct http1_response rsp;
             struct http1_error err;
-            struct http1_limits lim = {.max_request_line = 4096,
-                                       .max_head = REPLY_HEAD_MAX,
-                                       .max_headers = 64};
+            struct http1_limits lim = {
+                .max_request_line = 4096, .max_head = REPLY_HEAD_MAX, .max_headers = 64};
 
-            r = http1_parse_response(sh->in, sh->in_len, &lim, false, hdrs, ARRAY_SIZE(hdrs),
-                                     &rsp, &err);
+            r = http1_parse_response(sh->in, sh->in_len, &lim, false, hdrs, ARRAY_SIZE(hdrs), &rsp,
+                                     &err);
             if (r == -EAGAIN)
                 continue;
             if (r < 0) {
@@ -736,8 +735,8 @@ ship_http_enqueue(struct ship_http *sh, struct batch *b)
     if (sh->pending_bytes + b->body.len > sh->cfg.queue_bytes && sh->pending_bytes > 0) {
         stats_inc(sh->ct.dropped_queue, b->n_spans);
         if (log_ratelimit_ok(&sh->rl))
-            log_warn("zipkin: queue full (%" PRIu64 " bytes), dropping %u spans",
-                     sh->pending_bytes, b->n_spans);
+            log_warn("zipkin: queue full (%" PRIu64 " bytes), dropping %u spans", sh->pending_bytes,
+                     b->n_spans);
         batch_free(b);
         return -ENOBUFS;
     }

@@ -104,8 +104,8 @@ store_free(struct store *st)
 static void
 evict(struct store *st)
 {
-    while (!list_empty(&st->lru) && (st->n_traces > st->cfg.max_traces ||
-                                     st->bytes > st->cfg.max_bytes)) {
+    while (!list_empty(&st->lru) &&
+           (st->n_traces > st->cfg.max_traces || st->bytes > st->cfg.max_bytes)) {
         trace_destroy(st, list_entry(st->lru.next, struct strace, lru));
         st->n_evicted++;
     }
@@ -300,7 +300,7 @@ eq_ci(const char *s, size_t len, const char *lit)
 #define FOR_EACH_SPAN(st, t, sp, pt, ps)                                                           \
     for ((pt) = (st)->lru.next; (pt) != &(st)->lru; (pt) = (pt)->next)                             \
         for ((t) = list_entry(pt, struct strace, lru), (ps) = (t)->spans.next;                     \
-             (ps) != &(t)->spans && ((sp) = list_entry(ps, struct aspan, link), 1);               \
+             (ps) != &(t)->spans && ((sp) = list_entry(ps, struct aspan, link), 1);                \
              (ps) = (ps)->next)
 
 void
@@ -425,8 +425,8 @@ static bool
 trace_matches_annotations(const struct strace *t, const char *q)
 {
     while (*q) {
-        const char *and = strstr(q, " and ");
-        size_t len = and ? (size_t) (and - q) : strlen(q);
+        const char *sep = strstr(q, " and ");
+        size_t len = sep ? (size_t) (sep - q) : strlen(q);
 
         while (len > 0 && *q == ' ') {
             q++;
@@ -436,7 +436,7 @@ trace_matches_annotations(const struct strace *t, const char *q)
             len--;
         if (len > 0 && !trace_has_term(t, q, len))
             return false;
-        q = and ? and + 5 : q + strlen(q);
+        q = sep ? sep + 5 : q + strlen(q);
     }
     return true;
 }
@@ -452,8 +452,8 @@ trace_matches(const struct strace *t, const struct store_query *q)
         name = true;
     for (ps = t->spans.next; ps != &t->spans; ps = ps->next) {
         const struct aspan *sp = list_entry(ps, struct aspan, link);
-        bool mine = q->service == NULL ||
-                    eq_ci(sp->local.service, sp->local.service_len, q->service);
+        bool mine =
+            q->service == NULL || eq_ci(sp->local.service, sp->local.service_len, q->service);
 
         svc = svc || mine;
         if (mine && !name && eq_ci(sp->name, sp->name_len, q->span_name))

@@ -491,8 +491,8 @@ START_TEST(test_agent_unsampled_dropped_fragments_merged)
     make_span(&v[1], 0x88, 0x89, 0, SPAN_KIND_SERVER, "hello", "get", SPAN_F_SAMPLED);
     /* a second fragment of span 0x89: it brings the name's absence and a new tag */
     make_span(&v[2], 0x88, 0x89, 0, SPAN_KIND_SERVER, "hello", "", SPAN_F_SAMPLED);
-    v[2].tags[0] = (struct span_tag_kv){.name = "extra", .name_len = 5, .value = "x",
-                                        .value_len = 1};
+    v[2].tags[0] =
+        (struct span_tag_kv){.name = "extra", .name_len = 5, .value = "x", .value_len = 1};
     v[2].n_tags = 1;
     make_span(&v[3], 0x99, 0x9a, 0, SPAN_KIND_SERVER, "hello", "debug", SPAN_F_DEBUG);
     push_spans(v, 4);

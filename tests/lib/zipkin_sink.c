@@ -161,7 +161,8 @@ conn_serve(struct zipkin_sink *s, struct sink_conn *c)
             const char *body = c->in + r;
             size_t blen = total - (size_t) r;
 
-            if (blen == 0 || body[0] != '[' || !has_header(&req, "Content-Type", "application/json") ||
+            if (blen == 0 || body[0] != '[' ||
+                !has_header(&req, "Content-Type", "application/json") ||
                 !has_header(&req, "b3", "0"))
                 s->bodies_ok = false;
             record_ids(s, body, blen);

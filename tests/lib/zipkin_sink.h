@@ -25,8 +25,8 @@ void zipkin_sink_script(struct zipkin_sink *s, int status, unsigned count);
 /* Delays every reply by <ms> (a slow collector). */
 void zipkin_sink_delay(struct zipkin_sink *s, unsigned ms);
 
-unsigned zipkin_sink_requests(struct zipkin_sink *s);  /* requests answered, any status */
-unsigned zipkin_sink_n_spans(struct zipkin_sink *s);   /* span ids in accepted bodies */
+unsigned zipkin_sink_requests(struct zipkin_sink *s); /* requests answered, any status */
+unsigned zipkin_sink_n_spans(struct zipkin_sink *s);  /* span ids in accepted bodies */
 /* How many times span id <id16> (16 lower-hex) arrived in accepted bodies. */
 unsigned zipkin_sink_count_id(struct zipkin_sink *s, const char *id16);
 /* Spans whose id arrived more than once. */

@@ -50,8 +50,8 @@ on_emit(struct asm_trace *t, enum assembler_why why, void *arg)
 }
 
 static struct assembler *a;
-static const struct assembler_cfg cfg = {.idle_ms = 1000, .max_bytes = 1 << 30,
-                                         .max_trace_spans = 100};
+static const struct assembler_cfg cfg = {
+    .idle_ms = 1000, .max_bytes = 1 << 30, .max_trace_spans = 100};
 
 static void
 setup(void)
@@ -148,22 +148,23 @@ START_TEST(test_agent_assembler_merges_fragments)
     s1.name_len = 0;
     s1.timestamp_us = 1000;
     s1.duration_us = 100; /* 1000..1100 */
-    s1.tags[0] = (struct span_tag_kv){.key = 0, .name = "a", .name_len = 1, .value = "old",
-                                      .value_len = 3};
-    s1.tags[1] = (struct span_tag_kv){.key = 0, .name = "b", .name_len = 1, .value = "keep",
-                                      .value_len = 4};
+    s1.tags[0] =
+        (struct span_tag_kv){.key = 0, .name = "a", .name_len = 1, .value = "old", .value_len = 3};
+    s1.tags[1] =
+        (struct span_tag_kv){.key = 0, .name = "b", .name_len = 1, .value = "keep", .value_len = 4};
     s1.n_tags = 2;
     s2 = *mk(1, 10, SPAN_KIND_SERVER);
     s2.timestamp_us = 1050;
     s2.duration_us = 200; /* 1050..1250 */
     s2.flags = SPAN_F_SAMPLED | SPAN_F_DEBUG;
     s2.parent_id = 7;
-    s2.tags[0] = (struct span_tag_kv){.key = 0, .name = "a", .name_len = 1, .value = "new",
-                                      .value_len = 3};
+    s2.tags[0] =
+        (struct span_tag_kv){.key = 0, .name = "a", .name_len = 1, .value = "new", .value_len = 3};
     s2.tags[1] = (struct span_tag_kv){.key = SPAN_TAG_HTTP_STATUS_CODE,
                                       .name = span_tag_name(SPAN_TAG_HTTP_STATUS_CODE),
                                       .name_len = strlen(span_tag_name(SPAN_TAG_HTTP_STATUS_CODE)),
-                                      .num = 503, .is_num = true};
+                                      .num = 503,
+                                      .is_num = true};
     s2.n_tags = 2;
     s2.remote.service = "peer";
     s2.remote.service_len = 4;
@@ -259,8 +260,11 @@ START_TEST(test_agent_assembler_unknown_tags_dropped)
     struct span s = *mk(1, 1, SPAN_KIND_SERVER);
 
     s.tags[0] = (struct span_tag_kv){.key = 999, .name = NULL, .value = "x", .value_len = 1};
-    s.tags[1] = (struct span_tag_kv){.key = SPAN_TAG_ERROR, .name = span_tag_name(SPAN_TAG_ERROR),
-                                     .name_len = 5, .value = "boom", .value_len = 4};
+    s.tags[1] = (struct span_tag_kv){.key = SPAN_TAG_ERROR,
+                                     .name = span_tag_name(SPAN_TAG_ERROR),
+                                     .name_len = 5,
+                                     .value = "boom",
+                                     .value_len = 4};
     s.n_tags = 2;
     assembler_add(a, &s, 0);
     assembler_flush(a);

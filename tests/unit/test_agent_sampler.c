@@ -11,7 +11,9 @@ static struct sampler s;
 static struct sampler_cfg
 cfg(double rate, uint32_t sps, bool errors, uint32_t slow_ms)
 {
-    return (struct sampler_cfg){.rate = rate, .spans_per_second = sps, .keep_errors = errors,
+    return (struct sampler_cfg){.rate = rate,
+                                .spans_per_second = sps,
+                                .keep_errors = errors,
                                 .keep_slower_than_ms = slow_ms};
 }
 
@@ -77,8 +79,8 @@ END_TEST
 START_TEST(test_agent_sampler_keep_rules)
 {
     struct sampler_cfg c = cfg(0.0, 1, true, 100);
-    struct sampler_trace err = {.trace_lo = 5, .n_sampled = 10, .n_unsampled = 2,
-                                .has_error = true};
+    struct sampler_trace err = {
+        .trace_lo = 5, .n_sampled = 10, .n_unsampled = 2, .has_error = true};
     struct sampler_trace slow = {.trace_lo = 5, .n_unsampled = 2, .max_duration_us = 100000};
     struct sampler_trace fast = {.trace_lo = 5, .n_unsampled = 2, .max_duration_us = 99999};
     struct sampler_decision d;
@@ -108,7 +110,7 @@ START_TEST(test_agent_sampler_budget)
     struct sampler_trace t250 = {.trace_lo = 1, .n_sampled = 250};
 
     sampler_init(&s, &c, 0);
-    ck_assert_int_eq(sampler_decide(&s, &t60, 0).sampled, SAMPLER_KEEP);     /* 40 left */
+    ck_assert_int_eq(sampler_decide(&s, &t60, 0).sampled, SAMPLER_KEEP); /* 40 left */
     ck_assert_int_eq(sampler_decide(&s, &t60, 0).sampled, SAMPLER_DROP_BUDGET);
     ck_assert_int_eq(sampler_decide(&s, &t60, 200000).sampled, SAMPLER_KEEP); /* +20 */
     ck_assert_int_eq(sampler_decide(&s, &t60, 200000).sampled, SAMPLER_DROP_BUDGET);

@@ -39,8 +39,8 @@ teardown(void)
 }
 
 static void
-put(uint64_t trace, uint64_t id, const char *svc, const char *name, const char *remote,
-    uint64_t ts, uint64_t dur)
+put(uint64_t trace, uint64_t id, const char *svc, const char *name, const char *remote, uint64_t ts,
+    uint64_t dur)
 {
     struct span s;
 
@@ -57,8 +57,10 @@ put(uint64_t trace, uint64_t id, const char *svc, const char *name, const char *
     s.remote.service = remote;
     s.remote.service_len = strlen(remote);
     s.tags[0] = (struct span_tag_kv){.key = SPAN_TAG_HTTP_STATUS_CODE,
-                                     .name = "http.status_code", .name_len = 16,
-                                     .num = 200 + id % 2, .is_num = true};
+                                     .name = "http.status_code",
+                                     .name_len = 16,
+                                     .num = 200 + id % 2,
+                                     .is_num = true};
     s.n_tags = 1;
     store_add(st, aspan_new(&s));
 }
@@ -112,7 +114,7 @@ START_TEST(test_agent_store_queries)
     put(1, 0x11, "a", "get", "", 100, 50);
     put(2, 0x21, "a", "put", "", 300, 500);
     put(3, 0x31, "b", "get", "", 200, 5);
-    put(4, 0x41, "a", "get", "", 5000, 5); /* after endTs */
+    put(4, 0x41, "a", "get", "", 5000, 5);              /* after endTs */
     ck_assert_str_eq(q(&qu), "[[{21}],[{31}],[{11}]]"); /* most recent first */
     qu.limit = 2;
     ck_assert_str_eq(q(&qu), "[[{21}],[{31}]]");
@@ -171,31 +173,37 @@ START_TEST(test_agent_settings_url)
     char host[64], path[64];
     uint16_t port;
 
-    ck_assert_int_eq(settings_parse_url("http://zipkin", host, sizeof(host), &port, path,
-                                        sizeof(path)), 0);
+    ck_assert_int_eq(
+        settings_parse_url("http://zipkin", host, sizeof(host), &port, path, sizeof(path)), 0);
     ck_assert_str_eq(host, "zipkin");
     ck_assert_uint_eq(port, 9411);
     ck_assert_str_eq(path, "/api/v2/spans");
-    ck_assert_int_eq(settings_parse_url("http://10.0.0.1:8080/x/y", host, sizeof(host), &port,
-                                        path, sizeof(path)), 0);
+    ck_assert_int_eq(settings_parse_url("http://10.0.0.1:8080/x/y", host, sizeof(host), &port, path,
+                                        sizeof(path)),
+                     0);
     ck_assert_str_eq(host, "10.0.0.1");
     ck_assert_uint_eq(port, 8080);
     ck_assert_str_eq(path, "/x/y");
-    ck_assert_int_eq(settings_parse_url("http://[::1]:9411", host, sizeof(host), &port, path,
-                                        sizeof(path)), 0);
+    ck_assert_int_eq(
+        settings_parse_url("http://[::1]:9411", host, sizeof(host), &port, path, sizeof(path)), 0);
     ck_assert_str_eq(host, "::1");
-    ck_assert_int_eq(settings_parse_url("https://zipkin", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
-    ck_assert_int_eq(settings_parse_url("http://u@zipkin", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
-    ck_assert_int_eq(settings_parse_url("http://zipkin:0", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
-    ck_assert_int_eq(settings_parse_url("http://zipkin:70000", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
-    ck_assert_int_eq(settings_parse_url("http://:80", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
-    ck_assert_int_eq(settings_parse_url("http://zipkin:x", host, sizeof(host), &port, path,
-                                        sizeof(path)), -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("https://zipkin", host, sizeof(host), &port, path, sizeof(path)),
+        -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("http://u@zipkin", host, sizeof(host), &port, path, sizeof(path)),
+        -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("http://zipkin:0", host, sizeof(host), &port, path, sizeof(path)),
+        -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("http://zipkin:70000", host, sizeof(host), &port, path, sizeof(path)),
+        -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("http://:80", host, sizeof(host), &port, path, sizeof(path)), -EINVAL);
+    ck_assert_int_eq(
+        settings_parse_url("http://zipkin:x", host, sizeof(host), &port, path, sizeof(path)),
+        -EINVAL);
 }
 END_TEST
 
