@@ -1001,6 +1001,10 @@ struct eval {
     const struct dtab *d;
     dtab_binder_fn *binder;
     void *binder_ctx;
+    dtab_trace_fn *trace; /* NULL unless traced */
+    void *trace_ctx;
+    unsigned exploring; /* > 0 inside an alternative evaluated only to be traced */
+    unsigned explore_steps;
     struct pool pool; /* scratch: paths, shown names, partial results */
     unsigned steps;
     bool fatal;       /* recursion or step limit hit, or out of memory: the whole evaluation
@@ -1051,6 +1055,110 @@ is_namer_path(const struct label *v, size_t n)
 
 static void eval_path(struct eval *e, const struct label *v, size_t n, unsigned depth,
                       struct pres *out);
+static char *pool_show_path(struct pool *pool, const struct label *v, size_t n, size_t *ret_len);
+
+/* ---- tracing ----------------------------------------------------------------------- */
+
+static enum dtab_result_kind
+pres_kind(const struct pres *pr)
+{
+    switch (pr->kind) {
+    case PRES_NEG:
+        return DTAB_RES_NEG;
+    case PRES_FAIL:
+        return DTAB_RES_FAIL;
+    case PRES_EMPTY:
+        return DTAB_RES_EMPTY;
+    case PRES_LEAVES:
+        break;
+    }
+    return pr->n == 1 ? DTAB_RES_LEAF : DTAB_RES_UNION;
+}
+
+static void
+trace_ev(struct eval *e, enum dtab_trace_kind kind, unsigned depth, const struct pres *pr,
+         struct dtab_trace_ev *ev)
+{
+    ev->kind = kind;
+    ev->depth = depth;
+    ev->unused = e->exploring > 0;
+    if (pr != NULL) {
+        ev->result = pres_kind(pr);
+        ev->pending = pr->kind == PRES_NEG && pr->pending;
+        if (pr->kind == PRES_FAIL)
+            ev->reason = e->reason;
+    }
+    e->trace(e->trace_ctx, ev);
+}
+
+/* Emits an event that carries at most a path and a result. */
+static void
+trace_simple(struct eval *e, enum dtab_trace_kind kind, unsigned depth, const char *path,
+             const struct pres *pr)
+{
+    struct dtab_trace_ev ev = {.path = path};
+
+    if (e->trace != NULL)
+        trace_ev(e, kind, depth, pr, &ev);
+}
+
+static void show_alt(struct strbuf *out, const struct tree *t);
+
+static void
+show_prefix(struct strbuf *out, const struct dentry *de)
+{
+    size_t j;
+
+    if (de->n_pfx == 0)
+        strbuf_addc(out, '/');
+    for (j = 0; j < de->n_pfx; j++) {
+        if (de->pfx[j].any)
+            strbuf_adds(out, "/*");
+        else
+            show_label(out, de->pfx[j].l.s, de->pfx[j].l.len);
+    }
+}
+
+static void
+trace_dentry(struct eval *e, const struct dentry *de, unsigned depth, const char *path)
+{
+    struct strbuf pfx = STRBUF_INIT, dst = STRBUF_INIT;
+    struct dtab_trace_ev ev = {.path = path};
+
+    show_prefix(&pfx, de);
+    show_alt(&dst, de->dst);
+    ev.prefix = strbuf_str(&pfx);
+    ev.dst = strbuf_str(&dst);
+    trace_ev(e, DTAB_TRACE_DENTRY_BEGIN, depth, NULL, &ev);
+    strbuf_fini(&pfx);
+    strbuf_fini(&dst);
+}
+
+/* Starts evaluating an alternative only the trace needs: its failures, even fatal ones,
+ * must not leak into the real evaluation, nor may its lookups use up the real budget. */
+struct explore_save {
+    bool fatal;
+    unsigned steps;
+    char reason[200];
+};
+
+static void
+explore_begin(struct eval *e, struct explore_save *sv)
+{
+    sv->fatal = e->fatal;
+    sv->steps = e->steps;
+    memcpy(sv->reason, e->reason, sizeof(sv->reason));
+    e->exploring++;
+}
+
+static void
+explore_end(struct eval *e, const struct explore_save *sv)
+{
+    e->exploring--;
+    e->fatal = sv->fatal;
+    e->steps = sv->steps;
+    memcpy(e->reason, sv->reason, sizeof(e->reason));
+}
 
 /* Shows <v> into the scratch pool (NUL-terminated); NULL when out of memory. */
 static char *
@@ -1091,6 +1199,34 @@ pool_show_path(struct pool *pool, const struct label *v, size_t n, size_t *ret_l
     return buf;
 }
 
+static void
+trace_bind(struct eval *e, const char *shown, const struct dtab_bind *b)
+{
+    struct dtab_trace_ev ev = {.path = shown, .bind = b};
+
+    switch (b->kind) {
+    case DTAB_BIND_NEG:
+    case DTAB_BIND_REWRITE:
+        ev.result = DTAB_RES_NEG;
+        break;
+    case DTAB_BIND_PENDING:
+        ev.result = DTAB_RES_NEG;
+        ev.pending = true;
+        break;
+    case DTAB_BIND_FAIL:
+        ev.result = DTAB_RES_FAIL;
+        ev.reason = b->reason ? b->reason : "namer failure";
+        break;
+    case DTAB_BIND_EMPTY:
+        ev.result = DTAB_RES_EMPTY;
+        break;
+    case DTAB_BIND_BOUND:
+        ev.result = DTAB_RES_LEAF;
+        break;
+    }
+    trace_ev(e, DTAB_TRACE_BIND, 0, NULL, &ev);
+}
+
 /* Asks the binder about <v>. Returns true with *ret_path set when the namer rewrote the
  * name (the caller delegates it again); otherwise *out holds the answer. Kept apart from
  * eval_path so the large struct dtab_bind is off the stack while the rewrite recurses. */
@@ -1112,6 +1248,8 @@ eval_call_binder(struct eval *e, const struct label *v, size_t n, struct pres *o
     memset(&b, 0, sizeof(b));
     b.kind = DTAB_BIND_NEG;
     e->binder(e->binder_ctx, shown, len, &b);
+    if (e->trace != NULL)
+        trace_bind(e, shown, &b);
 
     switch (b.kind) {
     case DTAB_BIND_NEG:
@@ -1180,7 +1318,13 @@ eval_union(struct eval *e, const struct tree *t, const struct label *res, size_t
     }
     /* every branch is evaluated, pending or not, so all their lookups start now */
     for (i = 0; i < t->n; i++) {
+        if (e->trace != NULL) {
+            struct dtab_trace_ev ev = {.weight = t->weights[i]};
+
+            trace_ev(e, DTAB_TRACE_BRANCH_BEGIN, depth, NULL, &ev);
+        }
         eval_tree(e, t->kids[i], res, n_res, depth, &rs[i]);
+        trace_simple(e, DTAB_TRACE_BRANCH_END, depth, NULL, &rs[i]);
         if (e->fatal) {
             *out = rs[i];
             return;
@@ -1244,12 +1388,44 @@ eval_union(struct eval *e, const struct tree *t, const struct label *res, size_t
     out->n = k;
 }
 
+/* A traced evaluation shows the alternatives after the one taken too. */
+static void
+explore_alt(struct eval *e, const struct tree *t, size_t from, const struct label *res,
+            size_t n_res, unsigned depth)
+{
+    struct explore_save sv;
+    struct pres scratch;
+    size_t i;
+
+    if (e->trace == NULL || e->fatal)
+        return;
+    explore_begin(e, &sv);
+    for (i = from; i < t->n; i++)
+        eval_tree(e, t->kids[i], res, n_res, depth, &scratch);
+    explore_end(e, &sv);
+}
+
+static void
+eval_alt(struct eval *e, const struct tree *t, const struct label *res, size_t n_res,
+         unsigned depth, struct pres *out)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++) {
+        eval_tree(e, t->kids[i], res, n_res, depth, out);
+        if (out->kind != PRES_NEG || out->pending) {
+            explore_alt(e, t, i + 1, res, n_res, depth);
+            return; /* Fail and Empty stop the search too */
+        }
+    }
+    res_neg(out, false);
+}
+
 static void
 eval_tree(struct eval *e, const struct tree *t, const struct label *res, size_t n_res,
           unsigned depth, struct pres *out)
 {
     struct label *v;
-    size_t i;
 
     switch (t->kind) {
     case TREE_LEAF:
@@ -1272,31 +1448,75 @@ eval_tree(struct eval *e, const struct tree *t, const struct label *res, size_t 
         eval_path(e, v, t->path.n + n_res, depth + 1, out);
         return;
     case TREE_ALT:
-        for (i = 0; i < t->n; i++) {
-            eval_tree(e, t->kids[i], res, n_res, depth, out);
-            if (out->kind != PRES_NEG || out->pending)
-                return; /* Fail and Empty stop the search too */
-        }
-        res_neg(out, false);
+        trace_simple(e, DTAB_TRACE_ALT_BEGIN, depth, NULL, NULL);
+        eval_alt(e, t, res, n_res, depth, out);
+        trace_simple(e, DTAB_TRACE_ALT_END, depth, NULL, out);
         return;
     case TREE_UNION:
+        trace_simple(e, DTAB_TRACE_UNION_BEGIN, depth, NULL, NULL);
         eval_union(e, t, res, n_res, depth, out);
+        trace_simple(e, DTAB_TRACE_UNION_END, depth, NULL, out);
         return;
     case TREE_FAIL:
         res_fail(e, out, "the dtab fails this name ('!')");
-        return;
+        break;
     case TREE_NEG:
         res_neg(out, false);
-        return;
+        break;
     case TREE_EMPTY:
         memset(out, 0, sizeof(*out));
         out->kind = PRES_EMPTY;
-        return;
+        break;
+    }
+    trace_simple(e, DTAB_TRACE_LITERAL, depth, NULL, out);
+}
+
+/* A limit stopped the evaluation: fatal, as Finagle's exceptions. */
+static void __attribute__((format(printf, 4, 5)))
+eval_exception(struct eval *e, struct pres *out, unsigned depth, const char *fmt, ...)
+{
+    va_list ap;
+
+    memset(out, 0, sizeof(*out));
+    out->kind = PRES_FAIL;
+    va_start(ap, fmt);
+    (void) vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+    va_end(ap);
+    e->fatal = true;
+    if (e->trace != NULL) {
+        struct dtab_trace_ev ev = {.reason = e->reason, .result = DTAB_RES_FAIL};
+
+        trace_ev(e, DTAB_TRACE_EXCEPTION, depth, NULL, &ev);
     }
 }
 
+/* The dentries of the dtab that match <v>, from <from> down, traced as unused. */
 static void
-eval_path(struct eval *e, const struct label *v, size_t n, unsigned depth, struct pres *out)
+explore_dentries(struct eval *e, const struct label *v, size_t n, unsigned depth, size_t from,
+                 const char *shown)
+{
+    struct explore_save sv;
+    struct pres scratch;
+    size_t i;
+
+    if (e->trace == NULL || e->fatal)
+        return;
+    explore_begin(e, &sv);
+    for (i = from; i-- > 0;) {
+        const struct dentry *de = &e->d->v[i];
+
+        if (!prefix_match(de, v, n))
+            continue;
+        trace_dentry(e, de, depth, shown);
+        eval_tree(e, de->dst, v + de->n_pfx, n - de->n_pfx, depth, &scratch);
+        trace_simple(e, DTAB_TRACE_DENTRY_END, depth, shown, &scratch);
+    }
+    explore_end(e, &sv);
+}
+
+static void
+eval_path_step(struct eval *e, const struct label *v, size_t n, unsigned depth, const char *shown,
+               struct pres *out)
 {
     bool matched = false;
     struct path rw;
@@ -1307,13 +1527,11 @@ eval_path(struct eval *e, const struct label *v, size_t n, unsigned depth, struc
         return;
     }
     if (depth > DTAB_MAX_DEPTH) {
-        res_fail(e, out, "recursion limit (%d) exceeded", DTAB_MAX_DEPTH);
-        e->fatal = true;
+        eval_exception(e, out, depth, "recursion limit (%d) exceeded", DTAB_MAX_DEPTH);
         return;
     }
-    if (++e->steps > DTAB_MAX_STEPS) {
-        res_fail(e, out, "evaluation exceeded %d lookups", DTAB_MAX_STEPS);
-        e->fatal = true;
+    if (e->exploring ? ++e->explore_steps > DTAB_MAX_STEPS : ++e->steps > DTAB_MAX_STEPS) {
+        eval_exception(e, out, depth, "evaluation exceeded %d lookups", DTAB_MAX_STEPS);
         return;
     }
     for (i = dtab_size(e->d); i-- > 0;) {
@@ -1322,16 +1540,42 @@ eval_path(struct eval *e, const struct label *v, size_t n, unsigned depth, struc
         if (!prefix_match(de, v, n))
             continue;
         matched = true;
+        if (e->trace != NULL)
+            trace_dentry(e, de, depth, shown);
         eval_tree(e, de->dst, v + de->n_pfx, n - de->n_pfx, depth, out);
-        if (out->kind != PRES_NEG || out->pending)
+        trace_simple(e, DTAB_TRACE_DENTRY_END, depth, shown, out);
+        if (out->kind != PRES_NEG || out->pending) {
+            explore_dentries(e, v, n, depth, i, shown);
             return; /* earlier dentries are only fallbacks for Neg */
+        }
     }
     if (matched || !is_namer_path(v, n)) {
         res_neg(out, false);
         return;
     }
-    if (eval_call_binder(e, v, n, out, &rw))
+    if (eval_call_binder(e, v, n, out, &rw)) {
         eval_path(e, rw.v, rw.n, depth + 1, out);
+        trace_simple(e, DTAB_TRACE_REWRITE_END, depth, shown, out);
+    }
+}
+
+static void
+eval_path(struct eval *e, const struct label *v, size_t n, unsigned depth, struct pres *out)
+{
+    char *shown = NULL;
+    size_t len;
+
+    if (e->trace != NULL) {
+        shown = pool_show_path(&e->pool, v, n, &len);
+        if (shown == NULL) {
+            res_fail(e, out, "out of memory");
+            e->fatal = true;
+            return;
+        }
+        trace_simple(e, DTAB_TRACE_PATH_BEGIN, depth, shown, NULL);
+    }
+    eval_path_step(e, v, n, depth, shown, out);
+    trace_simple(e, DTAB_TRACE_PATH_END, depth, shown, out);
 }
 
 static int
@@ -1402,30 +1646,47 @@ result_fill(const struct pres *pr, const char *path, size_t len, struct eval *e,
     return 0;
 }
 
+static int
+eval_run(struct eval *e, const char *path, size_t len, struct dtab_result *ret)
+{
+    struct path p;
+    struct pres pr;
+    int r;
+
+    if (!path_parse_strict(&e->pool, path, len, &p)) {
+        r = e->pool.oom ? -ENOMEM : -EINVAL;
+        goto out;
+    }
+    eval_path(e, p.v, p.n, 0, &pr);
+    if (e->pool.oom) {
+        r = -ENOMEM;
+        goto out;
+    }
+    memset(ret, 0, sizeof(*ret));
+    r = result_fill(&pr, path, len, e, ret);
+
+out:
+    pool_fini(&e->pool);
+    return r;
+}
+
 int
 dtab_eval(const struct dtab *d, const char *path, size_t len, dtab_binder_fn *binder,
           void *binder_ctx, struct dtab_result *ret)
 {
     struct eval e = {.d = d, .binder = binder, .binder_ctx = binder_ctx};
-    struct path p;
-    struct pres pr;
-    int r;
 
-    if (!path_parse_strict(&e.pool, path, len, &p)) {
-        r = e.pool.oom ? -ENOMEM : -EINVAL;
-        goto out;
-    }
-    eval_path(&e, p.v, p.n, 0, &pr);
-    if (e.pool.oom) {
-        r = -ENOMEM;
-        goto out;
-    }
-    memset(ret, 0, sizeof(*ret));
-    r = result_fill(&pr, path, len, &e, ret);
+    return eval_run(&e, path, len, ret);
+}
 
-out:
-    pool_fini(&e.pool);
-    return r;
+int
+dtab_eval_traced(const struct dtab *d, const char *path, size_t len, dtab_binder_fn *binder,
+                 void *binder_ctx, dtab_trace_fn *trace, void *trace_ctx, struct dtab_result *ret)
+{
+    struct eval e = {
+        .d = d, .binder = binder, .binder_ctx = binder_ctx, .trace = trace, .trace_ctx = trace_ctx};
+
+    return eval_run(&e, path, len, ret);
 }
 
 void

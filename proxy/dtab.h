@@ -115,6 +115,66 @@ int dtab_eval(const struct dtab *d, const char *path, size_t len, dtab_binder_fn
               void *binder_ctx, struct dtab_result *ret);
 void dtab_result_fini(struct dtab_result *res);
 
+/* ---- traced evaluation (the delegator) ---------------------------------------------- */
+
+/* The steps of an evaluation, as nested begin/end pairs; a traced evaluation reports
+ * them in this order (depth-first, last matching dentry first):
+ *   PATH_BEGIN <path>
+ *     either DENTRY_BEGIN <prefix> <dst>  (tree events)  DENTRY_END   for each match
+ *     or     BIND <path> <bind>                          a namer's answer
+ *            [PATH_BEGIN <rewritten> ... PATH_END  REWRITE_END]  when it rewrote
+ *     or     nothing (no dentry matched a path that is not a namer path: Neg)
+ *   PATH_END <result>
+ * Tree events: a leaf path is a nested PATH_BEGIN..PATH_END (its residual appended);
+ * ALT_BEGIN (children) ALT_END; UNION_BEGIN (BRANCH_BEGIN <weight> child BRANCH_END)...
+ * UNION_END; LITERAL <result> for '~', '!' and '$'; EXCEPTION <reason> when a limit
+ * stops the evaluation (recursion, steps, memory). */
+enum dtab_trace_kind {
+    DTAB_TRACE_PATH_BEGIN = 0,
+    DTAB_TRACE_PATH_END,
+    DTAB_TRACE_DENTRY_BEGIN,
+    DTAB_TRACE_DENTRY_END,
+    DTAB_TRACE_BIND,
+    DTAB_TRACE_REWRITE_END,
+    DTAB_TRACE_ALT_BEGIN,
+    DTAB_TRACE_ALT_END,
+    DTAB_TRACE_UNION_BEGIN,
+    DTAB_TRACE_UNION_END,
+    DTAB_TRACE_BRANCH_BEGIN,
+    DTAB_TRACE_BRANCH_END,
+    DTAB_TRACE_LITERAL,
+    DTAB_TRACE_EXCEPTION,
+};
+
+struct dtab_trace_ev {
+    enum dtab_trace_kind kind;
+    unsigned depth;      /* delegation depth (0 for the path asked about) */
+    const char *path;    /* PATH_*, BIND: the shown path */
+    const char *prefix;  /* DENTRY_BEGIN: the dentry's prefix, shown */
+    const char *dst;     /* DENTRY_BEGIN: the dentry's tree, shown as dtab_show does */
+    double weight;       /* BRANCH_BEGIN */
+    const struct dtab_bind *bind; /* BIND: the binder's answer */
+    enum dtab_result_kind result; /* *_END, LITERAL, BIND: what the step evaluated to */
+    bool pending;        /* with result NEG: because a namer has not answered yet */
+    const char *reason;  /* FAIL results and EXCEPTION: why */
+    bool unused;         /* the step is outside what decided the result: an alternative
+                          * after the one taken, or an earlier dentry shadowed by a later
+                          * one; only traced evaluations look at those */
+};
+
+/* Called for every step; <ev> and its strings are valid during the call only. */
+typedef void dtab_trace_fn(void *ctx, const struct dtab_trace_ev *ev);
+
+/* dtab_eval() reporting every step to <trace>. Unlike dtab_eval it also evaluates (and
+ * reports, with <unused> set) the alternatives an Alt or a shadowed dentry would not
+ * need, as Linkerd's delegator shows them; they do not change the result, their
+ * lookups do not count towards the step limit of the real evaluation (a separate budget
+ * of 10000 bounds them), and their binder calls are real (they start lookups). Same
+ * result and returns as dtab_eval. */
+int dtab_eval_traced(const struct dtab *d, const char *path, size_t len, dtab_binder_fn *binder,
+                     void *binder_ctx, dtab_trace_fn *trace, void *trace_ctx,
+                     struct dtab_result *ret);
+
 /* Picks one leaf of a LEAF or UNION result by weight (see <share>), <rand01> in [0,1).
  * NULL for other kinds. The leaf may be an <empty> union branch. */
 const struct dtab_leaf *dtab_result_pick(const struct dtab_result *res, double rand01);

@@ -35,6 +35,7 @@
 #include "proxy/naming.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "proxy/dtab.h"
+#include "proxy/k8s.h"
 
 #define NAMING_DNS_REFRESH_S 30.0   /* re-resolve period for host names in use */
 #define NAMING_IN_USE_S      60.0   /* "in use": bound within this many seconds */
@@ -77,10 +79,20 @@
 
 /* ---- types ------------------------------------------------------------------------- */
 
+enum entry_kind {
+    ENTRY_INET = 0,
+    ENTRY_FS,
+    ENTRY_K8S,
+    ENTRY_XFORM, /* a transformer's output */
+};
+
 /* What a BOUND answer's handle points at. */
 struct entry {
     struct endpoint_set *eps; /* published set, referenced; NULL until first known */
     ev_tstamp last_used;      /* loop time of the last bind that picked it */
+    enum entry_kind kind;
+    struct entry *src; /* XFORM: the entry it was made from; set by every evaluation
+                        * that yields it, so valid while the generation is current */
 };
 
 enum dns_state {
@@ -147,6 +159,73 @@ struct fs_watch {
     struct fs_node *dir;
 };
 
+/* One Kubernetes API (host:port), shared by the namers and transformers that name it. */
+struct k8s_api_ref {
+    struct k8s_api_ref *next;
+    char *host;
+    uint16_t port;
+    struct k8s_api *api;
+};
+
+struct k8s_namer {
+    char **pfx; /* decoded prefix segments after "#" */
+    size_t n_pfx;
+    struct k8s_api *api;
+    char *label_key; /* labelSelector: a label key; its value follows the service */
+};
+
+enum k8s_state {
+    K8S_PENDING = 0, /* a watch has not listed yet */
+    K8S_NEG,         /* no such port on the endpoints */
+    K8S_BOUND,       /* <e.eps> is current (maybe empty, maybe stale) */
+};
+
+/* /<ns>/<port>/<svc>[/<label value>] of one API: the handle of its bound leaves. */
+struct k8s_entry {
+    struct entry e;
+    struct k8s_entry *next;
+    struct k8s_api *api;
+    char *ns, *port, *svc, *selector; /* lower-cased; selector "key=value" or NULL */
+    struct k8s_watch *ep;             /* the Endpoints */
+    struct k8s_watch *svc_w;          /* the Service, for a numeric port only */
+    enum k8s_state state;
+    bool pinned; /* a transformer's own: never forgotten */
+};
+
+enum xf_kind {
+    XF_DAEMONSET = 0,
+    XF_LOCALNODE,
+};
+
+struct xformer {
+    enum xf_kind kind;
+    char *name;           /* the kind as configured */
+    char *id_pfx;         /* "/%/<prefix>/<ns>/<port>/<svc>" or "/%/<prefix>/<node or ip>" */
+    bool by_subnet;       /* Linkerd's /24 rule instead of nodeName */
+    struct k8s_entry *ds; /* DAEMONSET: its pods, pinned */
+    char *node;           /* LOCALNODE by node: NODE_NAME */
+    uint32_t subnet;      /* LOCALNODE by subnet: POD_IP & 255.255.255.0, host order */
+};
+
+struct router_xf {
+    char *label;
+    struct xformer *v;
+    size_t n;
+};
+
+/* A transformed leaf's handle, one per transformed id. */
+struct xform_entry {
+    struct entry e;
+    struct xform_entry *next;
+    char *id;
+};
+
+/* Configured namers in config order: first match that is not Neg wins. */
+struct namer_slot {
+    bool is_k8s;
+    size_t idx;
+};
+
 struct dns_job {
     struct dns_job *next;
     char name[];
@@ -163,6 +242,7 @@ struct dns_answer {
 struct cache_entry {
     struct cache_entry *next;
     uint64_t serial; /* dtab_serial() of the dtab it was evaluated against */
+    int router;      /* index in <routers> whose transformers applied, or -1 */
     uint64_t gen;    /* naming generation at evaluation; stale when != n->gen */
     uint64_t hash;
     struct dtab_result res;
@@ -186,6 +266,16 @@ struct naming {
     struct fs_watch *watches;
     size_t n_watches, cap_watches;
 
+    struct k8s_namer *k8s;
+    size_t n_k8s;
+    struct namer_slot *order;
+    size_t n_order;
+    struct k8s_api_ref *apis;
+    struct k8s_entry *k8s_entries;
+    struct router_xf *routers; /* those with transformers */
+    size_t n_routers;
+    struct xform_entry *xforms;
+
     struct inet_entry *inets;
     struct dns_host *hosts;
     ev_timer tick; /* unref'd; NAMING_DNS_REFRESH_S */
@@ -203,6 +293,12 @@ struct naming {
     struct cache_entry **buckets;
     size_t n_cached;
 };
+
+static void naming_on_k8s(void *ctx);
+static void k8s_entry_free(struct k8s_entry *ke);
+static void xform_free(struct xform_entry *xe);
+static void say(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- endpoint sets ----------------------------------------------------------------- */
 
@@ -225,13 +321,33 @@ endpoint_set_unref(struct endpoint_set *s)
     return NULL;
 }
 
+/* A set for <n> endpoints and <str_bytes> bytes of node names (see eps_set_node). */
 static struct endpoint_set *
-eps_new(size_t n)
+eps_new_ex(size_t n, size_t str_bytes)
 {
-    struct endpoint_set *s = xcalloc(1, sizeof(*s) + n * sizeof(s->e[0]));
+    struct endpoint_set *s = xcalloc(1, sizeof(*s) + n * sizeof(s->e[0]) + str_bytes);
 
     s->refs = 1;
     return s; /* <n> is counted up by eps_add */
+}
+
+static struct endpoint_set *
+eps_new(size_t n)
+{
+    return eps_new_ex(n, 0);
+}
+
+/* Copies <node> into the string area of <s> at *cursor (which starts at 0) and points
+ * the last added endpoint at it. <cap> is the set's endpoint capacity. */
+static void
+eps_set_node(struct endpoint_set *s, size_t cap, size_t *cursor, const char *node)
+{
+    char *area = (char *) &s->e[cap];
+    size_t len = strlen(node);
+
+    memcpy(area + *cursor, node, len + 1);
+    s->e[s->n - 1].node = area + *cursor;
+    *cursor += len + 1;
 }
 
 static void
@@ -254,6 +370,7 @@ eps_add(struct endpoint_set *s, const struct sockaddr_storage *sa, uint16_t port
         e->addr_len = sizeof(*in6);
     }
     e->weight = weight;
+    e->node = NULL;
 }
 
 static bool
@@ -265,7 +382,9 @@ eps_equal(const struct endpoint_set *a, const struct endpoint_set *b)
         return false;
     for (i = 0; i < a->n; i++)
         if (a->e[i].addr_len != b->e[i].addr_len || a->e[i].weight != b->e[i].weight ||
-            memcmp(&a->e[i].addr, &b->e[i].addr, a->e[i].addr_len) != 0)
+            memcmp(&a->e[i].addr, &b->e[i].addr, a->e[i].addr_len) != 0 ||
+            (a->e[i].node == NULL) != (b->e[i].node == NULL) ||
+            (a->e[i].node != NULL && strcmp(a->e[i].node, b->e[i].node) != 0))
             return false;
     return true;
 }
@@ -904,6 +1023,7 @@ fs_node_add(struct fs_node *dir, const char *name, bool is_dir)
     struct fs_node *c = xcalloc(1, sizeof(*c));
 
     c->name = xstrdup(name);
+    c->e.kind = ENTRY_FS;
     c->is_dir = is_dir;
     c->wd = -1;
     c->parent = dir;
@@ -1264,6 +1384,40 @@ mark_hosts_in_use(struct fs_node *f, void *ctx)
             f->addrs[i].dns->in_use = true;
 }
 
+/* Forgets the k8s names (stopping their watches) and transformed names nobody bound for
+ * NAMING_IDLE_S. True when something was forgotten. */
+static bool
+forget_idle(struct naming *n, ev_tstamp now)
+{
+    struct k8s_entry **kp = &n->k8s_entries;
+    struct xform_entry **xp = &n->xforms;
+    bool forgot = false;
+
+    while (*kp != NULL) {
+        struct k8s_entry *ke = *kp;
+
+        if (!ke->pinned && now - ke->e.last_used > NAMING_IDLE_S) {
+            *kp = ke->next;
+            k8s_entry_free(ke);
+            forgot = true;
+            continue;
+        }
+        kp = &ke->next;
+    }
+    while (*xp != NULL) {
+        struct xform_entry *xe = *xp;
+
+        if (now - xe->e.last_used > NAMING_IDLE_S) {
+            *xp = xe->next;
+            xform_free(xe);
+            forgot = true;
+            continue;
+        }
+        xp = &xe->next;
+    }
+    return forgot;
+}
+
 /* Every NAMING_DNS_REFRESH_S: re-resolve the host names in use and retry the ones that
  * never resolved, forget idle inet entries. */
 static void
@@ -1297,6 +1451,7 @@ naming_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     for (h = n->hosts; h != NULL; h = h->next)
         if (h->in_use || h->state == DNS_FAILED)
             dns_queue(n, h);
+    forgot |= forget_idle(n, now);
     if (forgot)
         n->gen++; /* cached results may hold the freed entries */
 }
@@ -1320,8 +1475,8 @@ bind_fail(struct naming *n, struct dtab_bind *ret, const char *fmt, ...)
 /* Fills a BOUND answer: <id> is the path up to the end of segment <last>, the residual
  * the rest. */
 static void
-bind_bound(struct dtab_bind *ret, const char *path, const struct path_seg *v, size_t nseg, size_t last,
-           struct entry *e)
+bind_bound(struct dtab_bind *ret, const char *path, const struct path_seg *v, size_t nseg,
+           size_t last, struct entry *e)
 {
     size_t idlen = (size_t) (v[last].s + v[last].len - path);
     const char *rest = rest_of(path, v, nseg, last + 1);
@@ -1393,6 +1548,597 @@ bind_rinet(struct naming *n, const char *path, const struct path_seg *v, size_t 
     bind_inet_entry(n, ie, ret);
     if (ret->kind == DTAB_BIND_BOUND)
         bind_bound(ret, path, v, nseg, 3, &ie->e);
+}
+
+/* ---- io.l5d.k8s -------------------------------------------------------------------- */
+
+static struct k8s_api *
+api_get(struct naming *n, const char *host, uint16_t port)
+{
+    struct k8s_api_ref *r;
+
+    for (r = n->apis; r != NULL; r = r->next)
+        if (r->port == port && strcmp(r->host, host) == 0)
+            return r->api;
+    r = xcalloc(1, sizeof(*r));
+    r->host = xstrdup(host);
+    r->port = port;
+    r->api = k8s_api_new(n->loop, host, port);
+    k8s_api_set_on_change(r->api, naming_on_k8s, n);
+    r->next = n->apis;
+    n->apis = r;
+    return r->api;
+}
+
+/* Recomputes <ke> from its watches. True when what a bind sees changed. */
+static bool
+k8s_entry_update(struct naming *n, struct k8s_entry *ke)
+{
+    struct k8s_addr *addrs = NULL;
+    struct endpoint_set *s;
+    enum k8s_state st;
+    size_t i, strs = 0, cursor = 0;
+    bool changed;
+    int r;
+
+    if (!k8s_watch_synced(ke->ep) || (ke->svc_w != NULL && !k8s_watch_synced(ke->svc_w))) {
+        st = K8S_PENDING;
+    } else {
+        r = k8s_endpoints_resolve(k8s_watch_object(ke->ep),
+                                  ke->svc_w != NULL ? k8s_watch_object(ke->svc_w) : NULL, ke->port,
+                                  &addrs);
+        if (r == -ENOMEM)
+            return false; /* keep what we had; the next change retries */
+        st = r == -ENOENT ? K8S_NEG : K8S_BOUND;
+        if (st == K8S_BOUND) {
+            for (i = 0; i < (size_t) r; i++)
+                strs += strlen(addrs[i].node) + 1;
+            s = eps_new_ex((size_t) r, strs);
+            for (i = 0; i < (size_t) r; i++) {
+                struct sockaddr_storage sa;
+                socklen_t sa_len;
+
+                if (!parse_ip(addrs[i].ip, &sa, &sa_len))
+                    continue; /* not an address: skipped */
+                eps_add(s, &sa, addrs[i].port, 1.0);
+                if (addrs[i].node[0] != '\0')
+                    eps_set_node(s, (size_t) r, &cursor, addrs[i].node);
+            }
+            free(addrs);
+            changed = ke->state != st;
+            ke->state = st;
+            return entry_publish(n, &ke->e, s) || changed;
+        }
+    }
+    changed = ke->state != st;
+    ke->state = st;
+    return changed;
+}
+
+static bool
+opt_eq(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+is_number(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* The entry for /<ns>/<port>/<svc> of <api> (with <selector>, or NULL), created and its
+ * watches started when new. */
+static struct k8s_entry *
+k8s_entry_get(struct naming *n, struct k8s_api *api, const char *ns, const char *port,
+              const char *svc, const char *selector)
+{
+    struct k8s_entry *ke;
+
+    for (ke = n->k8s_entries; ke != NULL; ke = ke->next)
+        if (ke->api == api && strcmp(ke->ns, ns) == 0 && strcmp(ke->port, port) == 0 &&
+            strcmp(ke->svc, svc) == 0 && opt_eq(ke->selector, selector))
+            return ke;
+    ke = xcalloc(1, sizeof(*ke));
+    ke->e.kind = ENTRY_K8S;
+    ke->e.last_used = ev_now(n->loop);
+    ke->api = api;
+    ke->ns = xstrdup(ns);
+    ke->port = xstrdup(port);
+    ke->svc = xstrdup(svc);
+    ke->selector = selector != NULL ? xstrdup(selector) : NULL;
+    ke->ep = k8s_watch_get(api, "endpoints", ns, svc, selector);
+    if (is_number(port))
+        ke->svc_w = k8s_watch_get(api, "services", ns, svc, NULL);
+    (void) k8s_entry_update(n, ke); /* the watches may be shared and known already */
+    ke->next = n->k8s_entries;
+    n->k8s_entries = ke;
+    return ke;
+}
+
+static void
+k8s_entry_free(struct k8s_entry *ke)
+{
+    k8s_watch_put(ke->ep);
+    k8s_watch_put(ke->svc_w);
+    endpoint_set_unref(ke->e.eps);
+    free(ke->ns);
+    free(ke->port);
+    free(ke->svc);
+    free(ke->selector);
+    free(ke);
+}
+
+static void
+naming_on_k8s(void *ctx)
+{
+    struct naming *n = ctx;
+    struct k8s_entry *ke;
+    bool changed = false;
+
+    for (ke = n->k8s_entries; ke != NULL; ke = ke->next)
+        changed |= k8s_entry_update(n, ke);
+    if (changed) {
+        n->gen++;
+        notify(n);
+    }
+}
+
+/* A decoded, lower-cased path segment (Linkerd lower-cases the namespace, port and
+ * service). False when it does not fit or is not a plausible Kubernetes name. */
+static bool
+seg_k8s_name(const struct path_seg *sp, char *out, size_t cap)
+{
+    size_t i;
+
+    if (!seg_decode(sp, out, cap) || out[0] == '\0')
+        return false;
+    for (i = 0; out[i] != '\0'; i++) {
+        out[i] = (char) tolower((unsigned char) out[i]);
+        if (!isalnum((unsigned char) out[i]) && out[i] != '-' && out[i] != '.' && out[i] != '_')
+            return false;
+    }
+    return true;
+}
+
+/* /#/<prefix>/<ns>/<port>/<svc>[/<label value>][/residual], <first> being the index of
+ * the namespace segment. */
+static void
+bind_k8s(struct naming *n, struct k8s_namer *kn, const char *path, const struct path_seg *v,
+         size_t nseg, size_t first, struct dtab_bind *ret)
+{
+    char ns[254], port[64], svc[254], val[254], sel[512];
+    size_t need = kn->label_key != NULL ? 4 : 3;
+    struct k8s_entry *ke;
+
+    if (nseg < first + need || !seg_k8s_name(&v[first], ns, sizeof(ns)) ||
+        !seg_k8s_name(&v[first + 1], port, sizeof(port)) ||
+        !seg_k8s_name(&v[first + 2], svc, sizeof(svc)))
+        return;
+    if (kn->label_key != NULL) {
+        if (!seg_k8s_name(&v[first + 3], val, sizeof(val)))
+            return;
+        (void) snprintf(sel, sizeof(sel), "%s=%s", kn->label_key, val);
+    }
+    ke = k8s_entry_get(n, kn->api, ns, port, svc, kn->label_key != NULL ? sel : NULL);
+    ke->e.last_used = ev_now(n->loop);
+    switch (ke->state) {
+    case K8S_PENDING:
+        ret->kind = DTAB_BIND_PENDING;
+        break;
+    case K8S_NEG:
+        break;
+    case K8S_BOUND:
+        bind_bound(ret, path, v, nseg, first + need - 1, &ke->e);
+        break;
+    }
+}
+
+/* ---- transformers ------------------------------------------------------------------ */
+
+static struct xform_entry *
+xform_get(struct naming *n, const char *id)
+{
+    struct xform_entry *xe;
+
+    for (xe = n->xforms; xe != NULL; xe = xe->next)
+        if (strcmp(xe->id, id) == 0)
+            return xe;
+    xe = xcalloc(1, sizeof(*xe));
+    xe->e.kind = ENTRY_XFORM;
+    xe->e.last_used = ev_now(n->loop);
+    xe->id = xstrdup(id);
+    xe->next = n->xforms;
+    n->xforms = xe;
+    return xe;
+}
+
+static void
+xform_free(struct xform_entry *xe)
+{
+    endpoint_set_unref(xe->e.eps);
+    free(xe->id);
+    free(xe);
+}
+
+static bool
+ipv4_of(const struct endpoint *e, uint32_t *ret)
+{
+    if (e->addr.ss_family != AF_INET)
+        return false;
+    *ret = ntohl(((const struct sockaddr_in *) &e->addr)->sin_addr.s_addr);
+    return true;
+}
+
+/* Whether daemonset pod <d> serves destination <e>: same node, or (Linkerd's rule, on
+ * request) same IPv4 /24. */
+static bool
+xf_ds_matches(const struct xformer *xf, const struct endpoint *e, const struct endpoint *d)
+{
+    uint32_t a, b;
+
+    if (!xf->by_subnet)
+        return e->node != NULL && d->node != NULL && strcmp(e->node, d->node) == 0;
+    return ipv4_of(e, &a) && ipv4_of(d, &b) && (a & 0xffffff00u) == (b & 0xffffff00u);
+}
+
+static bool
+xf_local_keeps(const struct xformer *xf, const struct endpoint *e)
+{
+    uint32_t a;
+
+    if (!xf->by_subnet)
+        return e->node != NULL && strcmp(e->node, xf->node) == 0;
+    if (!ipv4_of(e, &a))
+        return true; /* Linkerd keeps addresses its netmask cannot judge */
+    return (a & 0xffffff00u) == xf->subnet;
+}
+
+static size_t
+eps_node_bytes(const struct endpoint_set *s)
+{
+    size_t i, len = 0;
+
+    for (i = 0; s != NULL && i < s->n; i++)
+        if (s->e[i].node != NULL)
+            len += strlen(s->e[i].node) + 1;
+    return len;
+}
+
+static void
+eps_copy_one(struct endpoint_set *s, size_t cap, size_t *cursor, const struct endpoint *src,
+             double weight)
+{
+    struct endpoint *d = &s->e[s->n++];
+
+    memcpy(&d->addr, &src->addr, sizeof(d->addr));
+    d->addr_len = src->addr_len;
+    d->weight = weight;
+    d->node = NULL;
+    if (src->node != NULL)
+        eps_set_node(s, cap, cursor, src->node);
+}
+
+/* Runs transformer <xf> on <in>. 0 with *ret (referenced) set, or -EAGAIN while the
+ * transformer's own namer has not answered (<why> says so). */
+static int
+xf_apply(const struct xformer *xf, const struct endpoint_set *in, struct endpoint_set **ret,
+         const char **why)
+{
+    struct endpoint_set *s;
+    size_t i, j, cursor = 0;
+
+    if (in == NULL) {
+        *why = "waiting for the name's endpoints";
+        return -EAGAIN;
+    }
+    if (xf->kind == XF_LOCALNODE) {
+        s = eps_new_ex(in->n, eps_node_bytes(in));
+        for (i = 0; i < in->n; i++)
+            if (xf_local_keeps(xf, &in->e[i]))
+                eps_copy_one(s, in->n, &cursor, &in->e[i], in->e[i].weight);
+        *ret = s;
+        return 0;
+    }
+    if (xf->ds->state == K8S_PENDING) {
+        *why = "waiting for the daemonset's endpoints";
+        return -EAGAIN;
+    }
+    if (xf->ds->state == K8S_NEG || xf->ds->e.eps == NULL) {
+        *ret = eps_new(0);
+        return 0;
+    }
+    {
+        const struct endpoint_set *ds = xf->ds->e.eps;
+
+        /* each daemonset pod once, weighted by the destination endpoints it stands for */
+        s = eps_new_ex(ds->n, eps_node_bytes(ds));
+        for (j = 0; j < ds->n; j++) {
+            double w = 0.0;
+
+            for (i = 0; i < in->n; i++)
+                if (xf_ds_matches(xf, &in->e[i], &ds->e[j]))
+                    w += in->e[i].weight > 0 ? in->e[i].weight : 1.0;
+            if (w > 0.0)
+                eps_copy_one(s, ds->n, &cursor, &ds->e[j], w);
+        }
+    }
+    *ret = s;
+    return 0;
+}
+
+/* Applies <xf> to the leaf (<id>, <src>): the transformed entry, its eps current. NULL
+ * with <why> set while the transformer waits. */
+static struct xform_entry *
+xf_step(struct naming *n, const struct xformer *xf, const char *id, struct entry *src,
+        const char **why)
+{
+    struct endpoint_set *out = NULL;
+    struct xform_entry *xe;
+    char *xid = NULL;
+
+    if (xf_apply(xf, src->eps, &out, why) < 0)
+        return NULL;
+    if (asprintf(&xid, "%s%s", xf->id_pfx, id) == -1)
+        abort();
+    xe = xform_get(n, xid);
+    free(xid);
+    xe->e.src = src;
+    (void) entry_publish(n, &xe->e, out);
+    return xe;
+}
+
+/* Rewrites every bound leaf of <res> through the transformers of <rx>. A transformer that
+ * waits makes the whole result pending. */
+static void
+xf_apply_result(struct naming *n, const struct router_xf *rx, struct dtab_result *res)
+{
+    const char *why = "";
+    size_t i, k;
+
+    if (res->kind != DTAB_RES_LEAF && res->kind != DTAB_RES_UNION)
+        return;
+    for (i = 0; i < res->n_leaves; i++) {
+        struct dtab_leaf *leaf = &res->leaves[i];
+        struct entry *cur = leaf->handle;
+        const char *cur_id = leaf->id;
+        size_t idlen, reslen;
+        char *block;
+
+        if (leaf->empty)
+            continue;
+        for (k = 0; k < rx->n; k++) {
+            struct xform_entry *xe = xf_step(n, &rx->v[k], cur_id, cur, &why);
+
+            if (xe == NULL)
+                goto pending;
+            cur = &xe->e;
+            cur_id = xe->id;
+        }
+        /* the id and the residual share one block (dtab.h) */
+        idlen = strlen(cur_id);
+        reslen = strlen(leaf->residual);
+        block = xmalloc(idlen + reslen + 2);
+        memcpy(block, cur_id, idlen + 1);
+        memcpy(block + idlen + 1, leaf->residual, reslen + 1);
+        free(leaf->id);
+        leaf->id = block;
+        leaf->residual = block + idlen + 1;
+        leaf->handle = cur;
+    }
+    return;
+
+pending:
+    dtab_result_fini(res);
+    res->kind = DTAB_RES_NEG;
+    res->pending = true;
+    (void) snprintf(res->reason, sizeof(res->reason), "transformer: %s", why);
+}
+
+static const char *
+kv_get(const struct cfg_transformer *t, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < t->n_params; i++)
+        if (strcmp(t->params[i].key, key) == 0)
+            return t->params[i].value;
+    return NULL;
+}
+
+static int
+kv_bool(const struct cfg_transformer *t, const char *key, bool *ret, char *err, size_t errlen)
+{
+    const char *v = kv_get(t, key);
+
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "true") == 0) {
+        *ret = true;
+    } else if (strcmp(v, "false") == 0) {
+        *ret = false;
+    } else {
+        say(err, errlen, "transformer %s: %s: expected true or false, not \"%s\"", t->kind, key, v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* "nodeName" (default) or "subnet" (Linkerd's /24 rule); hostNetwork forces nodeName. */
+static int
+xf_match_opt(const struct cfg_transformer *t, struct xformer *xf, char *err, size_t errlen)
+{
+    const char *m = kv_get(t, "match");
+    bool host_network = false;
+
+    if (kv_bool(t, "hostNetwork", &host_network, err, errlen) < 0)
+        return -EINVAL;
+    if (m != NULL && strcmp(m, "nodeName") != 0 && strcmp(m, "subnet") != 0) {
+        say(err, errlen, "transformer %s: match: expected nodeName or subnet, not \"%s\"", t->kind,
+            m);
+        return -EINVAL;
+    }
+    xf->by_subnet = m != NULL && strcmp(m, "subnet") == 0 && !host_network;
+    return 0;
+}
+
+static void
+add_pfx(struct strbuf *sb, const char *prefix)
+{
+    while (*prefix == '/')
+        prefix++;
+    strbuf_adds(sb, "/%/");
+    strbuf_adds(sb, prefix);
+}
+
+static int
+xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, char *err,
+        size_t errlen)
+{
+    struct strbuf id = STRBUF_INIT;
+    const char *prefix = t->prefix != NULL ? t->prefix : t->kind;
+
+    xf->name = xstrdup(t->kind);
+    if (xf_match_opt(t, xf, err, errlen) < 0)
+        return -EINVAL;
+    add_pfx(&id, prefix);
+    if (strcmp(t->kind, "io.l5d.k8s.daemonset") == 0) {
+        const char *ns = kv_get(t, "namespace"), *svc = kv_get(t, "service");
+        const char *port = kv_get(t, "port"), *host = kv_get(t, "k8sHost");
+        const char *port_s = kv_get(t, "k8sPort");
+        uint16_t api_port = 8001;
+
+        xf->kind = XF_DAEMONSET;
+        if (ns == NULL || svc == NULL || port == NULL) {
+            say(err, errlen, "transformer %s: namespace, service and port are required", t->kind);
+            strbuf_fini(&id);
+            return -EINVAL;
+        }
+        if (port_s != NULL && !parse_port(port_s, &api_port)) {
+            say(err, errlen, "transformer %s: k8sPort: expected 1..65535, not \"%s\"", t->kind,
+                port_s);
+            strbuf_fini(&id);
+            return -EINVAL;
+        }
+        xf->ds = k8s_entry_get(n, api_get(n, host != NULL ? host : "localhost", api_port), ns, port,
+                               svc, NULL);
+        xf->ds->pinned = true;
+        dtab_path_add_label(&id, ns, strlen(ns));
+        dtab_path_add_label(&id, port, strlen(port));
+        dtab_path_add_label(&id, svc, strlen(svc));
+    } else {
+        const char *v;
+
+        xf->kind = XF_LOCALNODE;
+        if (!xf->by_subnet) {
+            v = getenv("NODE_NAME");
+            if (v == NULL || v[0] == '\0') {
+                say(err, errlen,
+                    "transformer %s: NODE_NAME is not set (meshd matches pods by node name; "
+                    "set it from spec.nodeName, or use match: subnet with POD_IP)",
+                    t->kind);
+                strbuf_fini(&id);
+                return -EINVAL;
+            }
+            xf->node = xstrdup(v);
+        } else {
+            struct in_addr ia;
+
+            v = getenv("POD_IP");
+            if (v == NULL || inet_pton(AF_INET, v, &ia) != 1) {
+                say(err, errlen, "transformer %s: match: subnet needs POD_IP (an IPv4 address)",
+                    t->kind);
+                strbuf_fini(&id);
+                return -EINVAL;
+            }
+            xf->subnet = ntohl(ia.s_addr) & 0xffffff00u;
+        }
+        dtab_path_add_label(&id, v, strlen(v));
+    }
+    xf->id_pfx = strbuf_steal(&id);
+    return 0;
+}
+
+static int
+routers_init(struct naming *n, const struct cfg *cfg, char *err, size_t errlen)
+{
+    size_t i, k;
+
+    if (cfg == NULL || cfg->n_routers == 0)
+        return 0;
+    n->routers = xcalloc(cfg->n_routers, sizeof(*n->routers));
+    for (i = 0; i < cfg->n_routers; i++) {
+        const struct cfg_router *r = &cfg->routers[i];
+        struct router_xf *rx;
+
+        if (r->n_transformers == 0)
+            continue;
+        rx = &n->routers[n->n_routers++];
+        rx->label = xstrdup(r->label != NULL ? r->label : "");
+        rx->v = xcalloc(r->n_transformers, sizeof(*rx->v));
+        for (k = 0; k < r->n_transformers; k++) {
+            const struct cfg_transformer *t = &r->transformers[k];
+
+            if (t->kind == NULL || (strcmp(t->kind, "io.l5d.k8s.daemonset") != 0 &&
+                                    strcmp(t->kind, "io.l5d.k8s.localnode") != 0)) {
+                log_notice("naming: router %s: transformer %s is not implemented; ignored",
+                           rx->label, t->kind ? t->kind : "(none)");
+                continue;
+            }
+            if (rx->n == NAMING_MAX_XFORMS) {
+                say(err, errlen, "router %s: more than %d transformers", rx->label,
+                    NAMING_MAX_XFORMS);
+                return -EINVAL;
+            }
+            if (xf_init(n, t, &rx->v[rx->n++], err, errlen) < 0) {
+                char tmp[256];
+
+                (void) snprintf(tmp, sizeof(tmp), "router %s: %s", rx->label, err);
+                say(err, errlen, "%s", tmp);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+static void
+routers_free(struct naming *n)
+{
+    size_t i, k;
+
+    for (i = 0; i < n->n_routers; i++) {
+        struct router_xf *rx = &n->routers[i];
+
+        for (k = 0; k < rx->n; k++) {
+            free(rx->v[k].name);
+            free(rx->v[k].id_pfx);
+            free(rx->v[k].node);
+        }
+        free(rx->v);
+        free(rx->label);
+    }
+    free(n->routers);
+    n->routers = NULL;
+    n->n_routers = 0;
+}
+
+static int
+router_find(const struct naming *n, const char *label)
+{
+    size_t i;
+
+    if (label == NULL)
+        return -1;
+    for (i = 0; i < n->n_routers; i++)
+        if (strcmp(n->routers[i].label, label) == 0)
+            return (int) i;
+    return -1;
 }
 
 /* ---- rewriting namers (Linkerd io.buoyant.*) ---------------------------------------- */
@@ -1622,50 +2368,75 @@ bind_global(struct naming *n, const char *path, const struct path_seg *v, size_t
     }
 }
 
-/* /#/<prefix>/...: the configured namers whose prefix matches, in order, until one
- * answers something other than Neg. */
+/* Whether segments 1.. of <v> start with the decoded prefix <pfx>. */
+static bool
+prefix_is(const struct path_seg *v, size_t nseg, char *const *pfx, size_t n_pfx)
+{
+    char name[NAME_MAX + 1];
+    size_t j;
+
+    if (nseg < 1 + n_pfx)
+        return false;
+    for (j = 0; j < n_pfx; j++)
+        if (!seg_decode(&v[1 + j], name, sizeof(name)) || strcmp(name, pfx[j]) != 0)
+            return false;
+    return true;
+}
+
+static void
+bind_fs(struct naming *n, struct fs_namer *ns, const char *path, const struct path_seg *v,
+        size_t nseg, struct dtab_bind *ret)
+{
+    char name[NAME_MAX + 1];
+    struct fs_node *node = ns->root;
+    size_t j;
+
+    for (j = 1 + ns->n_pfx; j < nseg; j++) {
+        struct fs_node *c;
+
+        if (!seg_decode(&v[j], name, sizeof(name)) || (c = fs_child(node, name)) == NULL)
+            break;
+        if (c->is_dir) {
+            node = c;
+            continue;
+        }
+        if (!c->loaded)
+            (void) fs_file_load(ns, c); /* first use; nothing cached can refer to it */
+        c->e.last_used = ev_now(n->loop);
+        if (c->missing)
+            break;
+        if (c->fail != NULL) {
+            bind_fail(n, ret, "%s", c->fail);
+            return;
+        }
+        if (c->e.eps == NULL) {
+            ret->kind = DTAB_BIND_PENDING; /* first host answers on their way */
+            return;
+        }
+        bind_bound(ret, path, v, nseg, j, &c->e); /* a refresh in flight serves the last set */
+        return;
+    }
+}
+
+/* /#/<prefix>/...: the configured namers whose prefix matches, in config order, until
+ * one answers something other than Neg. */
 static void
 bind_configured(struct naming *n, const char *path, const struct path_seg *v, size_t nseg,
                 struct dtab_bind *ret)
 {
-    char name[NAME_MAX + 1];
-    size_t i, j;
+    size_t i;
 
-    for (i = 0; i < n->n_fs; i++) {
-        struct fs_namer *ns = &n->fs[i];
-        struct fs_node *node = ns->root;
+    for (i = 0; i < n->n_order && ret->kind == DTAB_BIND_NEG; i++) {
+        if (n->order[i].is_k8s) {
+            struct k8s_namer *kn = &n->k8s[n->order[i].idx];
 
-        if (nseg < 1 + ns->n_pfx)
-            continue;
-        for (j = 0; j < ns->n_pfx; j++)
-            if (!seg_decode(&v[1 + j], name, sizeof(name)) || strcmp(name, ns->pfx[j]) != 0)
-                break;
-        if (j < ns->n_pfx)
-            continue;
-        for (j = 1 + ns->n_pfx; j < nseg; j++) {
-            struct fs_node *c;
+            if (prefix_is(v, nseg, kn->pfx, kn->n_pfx))
+                bind_k8s(n, kn, path, v, nseg, 1 + kn->n_pfx, ret);
+        } else {
+            struct fs_namer *ns = &n->fs[n->order[i].idx];
 
-            if (!seg_decode(&v[j], name, sizeof(name)) || (c = fs_child(node, name)) == NULL)
-                break;
-            if (c->is_dir) {
-                node = c;
-                continue;
-            }
-            if (!c->loaded)
-                (void) fs_file_load(ns, c); /* first use; nothing cached can refer to it */
-            c->e.last_used = ev_now(n->loop);
-            if (c->missing)
-                break;
-            if (c->fail != NULL) {
-                bind_fail(n, ret, "%s", c->fail);
-                return;
-            }
-            if (c->e.eps == NULL) {
-                ret->kind = DTAB_BIND_PENDING; /* first host answers on their way */
-                return;
-            }
-            bind_bound(ret, path, v, nseg, j, &c->e); /* a refresh in flight serves the last set */
-            return;
+            if (prefix_is(v, nseg, ns->pfx, ns->n_pfx))
+                bind_fs(n, ns, path, v, nseg, ret);
         }
     }
 }
@@ -1692,9 +2463,10 @@ naming_binder(void *ctx, const char *path, size_t len, struct dtab_bind *ret)
 /* ---- evaluation cache -------------------------------------------------------------- */
 
 static uint64_t
-cache_hash(uint64_t serial, const char *path, size_t len)
+cache_hash(uint64_t serial, int router, const char *path, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ (serial * 0x9e3779b97f4a7c15ULL);
+    uint64_t h =
+        0xcbf29ce484222325ULL ^ (serial * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t) (router + 1) << 56);
     size_t i;
 
     for (i = 0; i < len; i++) {
@@ -1748,7 +2520,7 @@ naming_rand01(struct naming *n)
     return (double) ((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
 }
 
-static void __attribute__((format(printf, 3, 4)))
+static void
 say(char *why, size_t whylen, const char *fmt, ...)
 {
     va_list ap;
@@ -1764,15 +2536,24 @@ int
 naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t len,
             struct name_bound *ret, char *why, size_t whylen)
 {
-    uint64_t serial = dtab_serial(dtab), hash = cache_hash(serial, path, len), gen;
+    return naming_bind_router(n, NULL, dtab, path, len, ret, why, whylen);
+}
+
+int
+naming_bind_router(struct naming *n, const char *router, const struct dtab *dtab, const char *path,
+                   size_t len, struct name_bound *ret, char *why, size_t whylen)
+{
+    int ri = router_find(n, router);
+    uint64_t serial = dtab_serial(dtab), hash = cache_hash(serial, ri, path, len), gen;
     struct cache_entry *ce;
     const struct dtab_leaf *leaf;
     struct entry *e;
+    ev_tstamp now = ev_now(n->loop);
     size_t i;
     int r;
 
     for (ce = n->buckets[hash % NAMING_CACHE_BUCKETS]; ce != NULL; ce = ce->next)
-        if (ce->hash == hash && ce->serial == serial && ce->len == len &&
+        if (ce->hash == hash && ce->serial == serial && ce->router == ri && ce->len == len &&
             memcmp(ce->path, path, len) == 0)
             break;
     if (ce == NULL) {
@@ -1784,6 +2565,7 @@ naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t 
             cache_clear(n); /* e.g. many request-local dtabs: start over */
         ce = xcalloc(1, sizeof(*ce) + len + 1);
         ce->serial = serial;
+        ce->router = ri;
         ce->hash = hash;
         ce->gen = n->gen - 1; /* stale: evaluated below */
         ce->len = len;
@@ -1801,6 +2583,8 @@ naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t 
             cache_remove(n, ce);
             return r;
         }
+        if (ri >= 0)
+            xf_apply_result(n, &n->routers[ri], &ce->res);
         ce->gen = gen;
     }
 
@@ -1818,10 +2602,12 @@ naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t 
     case DTAB_RES_UNION:
         break;
     }
-    /* every leaf is in use, picked or not, so none is refreshed less or forgotten */
+    /* every leaf is in use, picked or not, so none is refreshed less or forgotten; nor
+     * are the entries a transformed leaf was made from (valid: the result is current) */
     for (i = 0; i < ce->res.n_leaves; i++)
         if (!ce->res.leaves[i].empty)
-            ((struct entry *) ce->res.leaves[i].handle)->last_used = ev_now(n->loop);
+            for (e = ce->res.leaves[i].handle; e != NULL; e = e->src)
+                e->last_used = now;
     leaf = dtab_result_pick(&ce->res, naming_rand01(n));
     if (leaf == NULL || leaf->empty) {
         say(why, whylen, "%.*s: picked an empty ('$') branch", (int) MESH_MIN(len, (size_t) 120),
@@ -1837,6 +2623,95 @@ naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t 
     (void) snprintf(ret->residual, sizeof(ret->residual), "%s", leaf->residual);
     ret->eps = endpoint_set_ref(e->eps);
     return 0;
+}
+
+/* ---- delegation (traced evaluation) ------------------------------------------------- */
+
+struct delegate_ctx {
+    struct naming *n;
+    const struct router_xf *rx; /* NULL: no transformers */
+    naming_trace_fn *fn;
+    void *ctx;
+};
+
+/* A line about the state of <e> for the delegator: "" unless something is worth saying. */
+static void
+entry_state(const struct entry *e, char *buf, size_t len)
+{
+    const struct k8s_entry *ke;
+    double stale;
+    const char *err;
+
+    buf[0] = '\0';
+    if (e->kind != ENTRY_K8S)
+        return;
+    ke = container_of(e, const struct k8s_entry, e);
+    stale = k8s_watch_stale_s(ke->ep);
+    err = k8s_watch_error(ke->ep);
+    if (stale > 0)
+        (void) snprintf(buf, len, "k8s: API away, endpoints last known current %.1f s ago%s%s",
+                        stale, err[0] ? ": " : "", err);
+    else if (err[0] != '\0')
+        (void) snprintf(buf, len, "k8s: %s", err);
+}
+
+static void
+naming_on_trace(void *ctx, const struct dtab_trace_ev *ev)
+{
+    struct delegate_ctx *dc = ctx;
+    struct naming_leaf_info info;
+    char state[256], xstate[NAMING_MAX_XFORMS][256];
+    struct entry *cur;
+    const char *cur_id;
+    size_t k;
+
+    if (ev->kind != DTAB_TRACE_BIND || ev->bind->kind != DTAB_BIND_BOUND) {
+        dc->fn(dc->ctx, ev, NULL);
+        return;
+    }
+    memset(&info, 0, sizeof(info));
+    cur = ev->bind->handle;
+    cur_id = ev->bind->id;
+    entry_state(cur, state, sizeof(state));
+    info.eps = cur->eps;
+    info.state = state;
+    for (k = 0; dc->rx != NULL && k < dc->rx->n; k++) {
+        const struct xformer *xf = &dc->rx->v[k];
+        const char *why = "";
+        struct xform_entry *xe = cur != NULL ? xf_step(dc->n, xf, cur_id, cur, &why) : NULL;
+
+        info.xforms[k].name = xf->name;
+        info.xforms[k].state = xstate[k];
+        xstate[k][0] = '\0';
+        if (xe == NULL) {
+            (void) snprintf(xstate[k], sizeof(xstate[k]), "%s", why);
+            info.xforms[k].id = xf->id_pfx;
+            cur = NULL;
+        } else {
+            if (xf->kind == XF_DAEMONSET)
+                entry_state(&xf->ds->e, xstate[k], sizeof(xstate[k]));
+            info.xforms[k].id = xe->id;
+            info.xforms[k].eps = xe->e.eps;
+            cur = &xe->e;
+            cur_id = xe->id;
+        }
+        info.n_xforms = k + 1;
+    }
+    dc->fn(dc->ctx, ev, &info);
+}
+
+int
+naming_delegate(struct naming *n, const char *router, const struct dtab *dtab, const char *path,
+                size_t len, naming_trace_fn *fn, void *ctx, struct dtab_result *ret)
+{
+    int ri = router_find(n, router);
+    struct delegate_ctx dc = {.n = n, .rx = ri >= 0 ? &n->routers[ri] : NULL, .fn = fn, .ctx = ctx};
+    int r;
+
+    r = dtab_eval_traced(dtab, path, len, naming_binder, n, naming_on_trace, &dc, ret);
+    if (r == 0 && dc.rx != NULL)
+        xf_apply_result(n, dc.rx, ret);
+    return r;
 }
 
 void
@@ -1920,6 +2795,70 @@ fs_namer_init(struct naming *n, struct fs_namer *ns, const struct cfg_namer *c, 
     return 0;
 }
 
+/* Decoded prefix segments of <pfx> ("io.l5d.fs", "/a/b") into *ret_v. */
+static int
+prefix_init(const char *kind, const char *pfx, char ***ret_v, size_t *ret_n, char *err,
+            size_t errlen)
+{
+    struct path_seg v[NAMING_MAX_SEGS];
+    char shown[1024], name[NAME_MAX + 1];
+    size_t nseg, i;
+
+    while (*pfx == '/')
+        pfx++;
+    (void) snprintf(shown, sizeof(shown), "/%s", pfx);
+    nseg = split(shown, strlen(shown), v, ARRAY_SIZE(v));
+    if (!dtab_path_valid(shown, strlen(shown)) || nseg == 0 || nseg == SIZE_MAX) {
+        say(err, errlen, "namer %s: prefix \"%s\" is not a valid path", kind, pfx);
+        return -EINVAL;
+    }
+    *ret_v = xcalloc(nseg, sizeof(**ret_v));
+    for (i = 0; i < nseg; i++) {
+        if (!seg_decode(&v[i], name, sizeof(name))) {
+            say(err, errlen, "namer %s: prefix \"%s\" is not a valid path", kind, pfx);
+            return -EINVAL;
+        }
+        (*ret_v)[(*ret_n)++] = xstrdup(name);
+    }
+    return 0;
+}
+
+static const char *
+namer_param(const struct cfg_namer *c, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_params; i++)
+        if (strcmp(c->params[i].key, key) == 0)
+            return c->params[i].value;
+    return NULL;
+}
+
+/* io.l5d.k8s: host (localhost), port (8001), labelSelector (a label key). */
+static int
+k8s_namer_init(struct naming *n, struct k8s_namer *kn, const struct cfg_namer *c, char *err,
+               size_t errlen)
+{
+    const char *host = namer_param(c, "host"), *port_s = namer_param(c, "port");
+    const char *label = namer_param(c, "labelSelector");
+    uint16_t port = 8001;
+
+    if (prefix_init(c->kind, c->prefix != NULL && c->prefix[0] != '\0' ? c->prefix : c->kind,
+                    &kn->pfx, &kn->n_pfx, err, errlen) < 0)
+        return -EINVAL;
+    if (port_s != NULL && !parse_port(port_s, &port)) {
+        say(err, errlen, "namer %s: port: expected 1..65535, not \"%s\"", c->kind, port_s);
+        return -EINVAL;
+    }
+    if (host != NULL && host[0] == '\0') {
+        say(err, errlen, "namer %s: host is empty", c->kind);
+        return -EINVAL;
+    }
+    kn->api = api_get(n, host != NULL ? host : "localhost", port);
+    kn->label_key = label != NULL && label[0] != '\0' ? xstrdup(label) : NULL;
+    return 0;
+}
+
 struct naming *
 naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen)
 {
@@ -1942,20 +2881,33 @@ naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen
     ev_timer_start(loop, &n->tick);
     ev_unref(loop);
 
-    if (cfg != NULL && cfg->n_namers > 0)
+    if (cfg != NULL && cfg->n_namers > 0) {
         n->fs = xcalloc(cfg->n_namers, sizeof(*n->fs));
+        n->k8s = xcalloc(cfg->n_namers, sizeof(*n->k8s));
+        n->order = xcalloc(cfg->n_namers, sizeof(*n->order));
+    }
     for (i = 0; cfg != NULL && i < cfg->n_namers; i++) {
         const struct cfg_namer *c = &cfg->namers[i];
 
+        if (c->kind != NULL && strcmp(c->kind, "io.l5d.k8s") == 0) {
+            n->order[n->n_order++] = (struct namer_slot){.is_k8s = true, .idx = n->n_k8s};
+            n->n_k8s++;
+            if (k8s_namer_init(n, &n->k8s[n->n_k8s - 1], c, err, errlen) < 0)
+                return naming_free(n);
+            continue;
+        }
         if (c->kind == NULL || strcmp(c->kind, "io.l5d.fs") != 0) {
             log_notice("naming: namer %s is not implemented; its names are Neg",
                        c->kind ? c->kind : "(none)");
             continue;
         }
+        n->order[n->n_order++] = (struct namer_slot){.is_k8s = false, .idx = n->n_fs};
         n->n_fs++;
         if (fs_namer_init(n, &n->fs[n->n_fs - 1], c, err, errlen) < 0)
             return naming_free(n);
     }
+    if (routers_init(n, cfg, err, errlen) < 0)
+        return naming_free(n);
     return n;
 }
 
@@ -1995,6 +2947,35 @@ naming_free(struct naming *n)
 
     cache_clear(n);
     free(n->buckets);
+    routers_free(n);
+    while (n->xforms != NULL) {
+        struct xform_entry *xe = n->xforms;
+
+        n->xforms = xe->next;
+        xform_free(xe);
+    }
+    while (n->k8s_entries != NULL) {
+        struct k8s_entry *ke = n->k8s_entries;
+
+        n->k8s_entries = ke->next;
+        k8s_entry_free(ke);
+    }
+    for (i = 0; i < n->n_k8s; i++) {
+        for (j = 0; j < n->k8s[i].n_pfx; j++)
+            free(n->k8s[i].pfx[j]);
+        free(n->k8s[i].pfx);
+        free(n->k8s[i].label_key);
+    }
+    free(n->k8s);
+    free(n->order);
+    while (n->apis != NULL) {
+        struct k8s_api_ref *r = n->apis;
+
+        n->apis = r->next;
+        k8s_api_free(r->api);
+        free(r->host);
+        free(r);
+    }
     for (i = 0; i < n->n_fs; i++) {
         struct fs_namer *ns = &n->fs[i];
 

@@ -1,5 +1,6 @@
-/* proxy/naming.h - a worker's view of names: the configured namers (io.l5d.fs), the
- * built-in ones (/$/inet, /$/fail, /$/nil, rewriting namers) and endpoint sets.
+/* proxy/naming.h - a worker's view of names: the configured namers (io.l5d.fs,
+ * io.l5d.k8s), the built-in ones (/$/inet, /$/fail, /$/nil, rewriting namers), the routers'
+ * transformers (io.l5d.k8s.daemonset, io.l5d.k8s.localnode) and endpoint sets.
  *
  * Nothing here blocks the loop: host names are resolved by a resolver thread and files
  * are re-read when inotify says they changed; until a first answer arrives a name is
@@ -19,12 +20,15 @@
 
 struct cfg;
 struct dtab;
+struct dtab_result;
 struct naming;
 
 struct endpoint {
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    double weight; /* from "host port * weight"; 1.0 otherwise */
+    double weight;    /* from "host port * weight"; 1.0 otherwise */
+    const char *node; /* Kubernetes nodeName of the address (io.l5d.k8s), NULL when
+                       * unknown; lives in the set's own allocation */
 };
 
 /* Immutable once published; shared by reference. */
@@ -47,10 +51,13 @@ struct name_bound {
 };
 
 /* Starts the namers of <cfg> on <loop> (the worker's). NULL with <err> filled (one line)
- * when a namer cannot start (e.g. rootDir missing). <cfg> may be NULL (built-in namers
- * only); what is needed is copied, so <cfg> may be freed afterwards. Namer kinds other
- * than io.l5d.fs are logged and skipped (their names are Neg). The watchers it starts on
- * <loop> are unref'd: they never keep ev_run() alive on their own. Call after fork(). */
+ * when a namer or transformer cannot start (e.g. rootDir missing, NODE_NAME unset for
+ * io.l5d.k8s.localnode). <cfg> may be NULL (built-in namers only); what is needed is
+ * copied, so <cfg> may be freed afterwards. Namer kinds other than io.l5d.fs and
+ * io.l5d.k8s, and transformer kinds other than io.l5d.k8s.daemonset and
+ * io.l5d.k8s.localnode, are logged and skipped. The inotify, DNS and tick watchers it
+ * starts on <loop> are unref'd; the connections and timers of Kubernetes watches are not
+ * (the worker and the master end their loops with ev_break). Call after fork(). */
 struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen);
 /* Stops the watchers and joins the resolver thread (which may first finish a lookup in
  * progress). Endpoint sets referenced by callers stay valid. NULL is a no-op; returns
@@ -75,6 +82,47 @@ void naming_set_on_change(struct naming *n, void (*cb)(void *ctx), void *ctx);
  * a hash lookup and a weighted pick (per-naming xorshift PRNG) among union branches. */
 int naming_bind(struct naming *n, const struct dtab *dtab, const char *path, size_t len,
                 struct name_bound *ret, char *why, size_t whylen);
+/* The same, then the transformers of the router labelled <router> (NULL, or a label the
+ * config does not have: none) rewrite every bound leaf: its id becomes
+ * "/%/<transformer prefix>/...<original id>" and its endpoints the transformer's. A
+ * transformer still waiting for its own namer makes the result pending (-EAGAIN). */
+int naming_bind_router(struct naming *n, const char *router, const struct dtab *dtab,
+                       const char *path, size_t len, struct name_bound *ret, char *why,
+                       size_t whylen);
 void name_bound_fini(struct name_bound *b);
+
+/* ---- tracing, for the delegator ------------------------------------------------------- */
+
+struct dtab_trace_ev;
+
+#define NAMING_MAX_XFORMS 8 /* transformers a router may chain */
+
+/* What naming_delegate() adds to a DTAB_TRACE_BIND event that bound a name. Everything is
+ * borrowed, valid during the callback. */
+struct naming_leaf_info {
+    const struct endpoint_set *eps; /* NULL while pending */
+    const char *state;              /* "" or e.g. "k8s: API away, endpoints 12.0 s old" */
+    size_t n_xforms;                /* the router's transformers, in order */
+    struct {
+        const char *name;   /* transformer kind, e.g. "io.l5d.k8s.daemonset" */
+        const char *id;     /* the bound id it produced */
+        const struct endpoint_set *eps; /* NULL while it is pending */
+        const char *state;  /* "" or why it is pending or failed */
+    } xforms[NAMING_MAX_XFORMS];
+};
+
+/* Called for every step of a traced evaluation; <leaf> is non-NULL for a BIND event whose
+ * namer bound the name. */
+typedef void naming_trace_fn(void *ctx, const struct dtab_trace_ev *ev,
+                             const struct naming_leaf_info *leaf);
+
+/* Evaluates <path> through <dtab> (like naming_bind_router, without the cache and without
+ * picking), reporting every step to <fn>, with every alternative explored (see
+ * dtab_eval_traced). Starts lookups for names not known yet, as a bind does. Returns
+ * dtab_eval_traced()'s value; *ret holds the transformed result (release with
+ * dtab_result_fini). */
+int naming_delegate(struct naming *n, const char *router, const struct dtab *dtab,
+                    const char *path, size_t len, naming_trace_fn *fn, void *ctx,
+                    struct dtab_result *ret);
 
 #endif

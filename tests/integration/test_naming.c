@@ -1,0 +1,357 @@
+/* tests/integration/test_naming.c - the io.l5d.k8s namer in a real meshd against a fake
+ * Kubernetes API (tests/tools/fake_k8s.py, real JSON shapes, chunked watch streams), and
+ * the admin delegator. Backends are mesh-testsrv processes on 127.0.0.11-13, one per
+ * "pod", all on the same port as pods of one service are. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/clock.h"
+#include "tests/lib/check_main.h"
+#include "tests/lib/harness.h"
+
+static int api_port, proxy_port, admin_port, pod_port;
+static const char *tmpdir;
+static struct harness_meshd md;
+
+static void
+start_pod(const char *ip, const char *name)
+{
+    char portstr[16], logp[600];
+    const char *bin = getenv("TESTSRV");
+    char *argv[] = {(char *) (bin ? bin : "mesh-testsrv"),
+                    "--name",
+                    (char *) name,
+                    "--ip",
+                    (char *) ip,
+                    portstr,
+                    NULL};
+
+    snprintf(portstr, sizeof(portstr), "%d", pod_port);
+    snprintf(logp, sizeof(logp), "%s/pod-%s.log", tmpdir, name);
+    (void) harness_spawn(argv, logp);
+}
+
+static void
+start_api(void)
+{
+    char portstr[16], logp[600];
+    const char *script = getenv("FAKE_K8S");
+    char *argv[] = {(char *) (script ? script : "tests/tools/fake_k8s.py"), "--port", portstr,
+                    NULL}; /* executable, #!/usr/bin/env python3 */
+
+    snprintf(portstr, sizeof(portstr), "%d", api_port);
+    snprintf(logp, sizeof(logp), "%s/fake_k8s.log", tmpdir);
+    (void) harness_spawn(argv, logp);
+    ck_assert_int_eq(harness_wait_port(api_port, 10000), 0);
+}
+
+/* POST /control/<what> to the fake API. */
+static void
+k8s_ctl(const char *what, const char *json)
+{
+    char req[4096];
+    struct harness_resp r;
+
+    snprintf(req, sizeof(req),
+             "POST /control/%s HTTP/1.1\r\nHost: k8s\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             what, strlen(json), json);
+    ck_assert_int_eq(harness_http(api_port, req, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_fini(&r);
+}
+
+/* The Endpoints of default/web: one pod per letter of <pods> ("ab": 127.0.0.11 on node-a
+ * and 127.0.0.12 on node-b). */
+static void
+set_pods(const char *pods)
+{
+    char json[2048];
+    size_t len;
+
+    len = (size_t) snprintf(json, sizeof(json),
+                            "{\"ns\":\"default\",\"name\":\"web\",\"subsets\":[{\"addresses\":[");
+    for (const char *p = pods; *p; p++)
+        len += (size_t) snprintf(json + len, sizeof(json) - len,
+                                 "%s{\"ip\":\"127.0.0.%d\",\"nodeName\":\"node-%c\","
+                                 "\"targetRef\":{\"kind\":\"Pod\",\"name\":\"web-%c\"}}",
+                                 p == pods ? "" : ",", 11 + (*p - 'a'), *p, *p);
+    snprintf(json + len, sizeof(json) - len,
+             "],\"ports\":[{\"name\":\"http\",\"port\":%d,\"protocol\":\"TCP\"}]}]}", pod_port);
+    if (pods[0] == '\0')
+        snprintf(json, sizeof(json), "{\"ns\":\"default\",\"name\":\"web\",\"subsets\":[]}");
+    k8s_ctl("endpoints", json);
+}
+
+static long
+api_stat(const char *key)
+{
+    char body[512], pat[64];
+    const char *p;
+
+    ck_assert_int_eq(harness_get(api_port, "k8s", "/control/stats", body, sizeof(body)), 200);
+    snprintf(pat, sizeof(pat), "\"%s\": ", key);
+    p = strstr(body, pat);
+    ck_assert_ptr_nonnull(p);
+    return strtol(p + strlen(pat), NULL, 10);
+}
+
+/* Letters of the pods that answered a batch of requests for Host: web, sorted; "" when
+ * none answered. */
+static void
+batch(char *out, size_t len, int n)
+{
+    bool seen[26] = {false};
+    size_t k = 0;
+
+    for (int i = 0; i < n; i++) {
+        char body[256];
+
+        if (harness_get(proxy_port, "web", "/", body, sizeof(body)) == 200 && body[0] >= 'a' &&
+            body[0] <= 'z' && body[1] == ' ')
+            seen[body[0] - 'a'] = true;
+    }
+    for (int i = 0; i < 26 && k + 1 < len; i++)
+        if (seen[i])
+            out[k++] = (char) ('a' + i);
+    out[k] = '\0';
+}
+
+/* Waits until a batch of requests is answered by exactly the pods <want>. Returns the ms
+ * it took, or fails the test after <timeout_ms>. */
+static long
+wait_for(const char *want, long timeout_ms)
+{
+    uint64_t start = clock_mono_us();
+    char got[27] = "";
+
+    for (;;) {
+        long ms = (long) ((clock_mono_us() - start) / 1000);
+
+        batch(got, sizeof(got), 16);
+        if (strcmp(got, want) == 0)
+            return ms;
+        ck_assert_msg(ms < timeout_ms, "after %ld ms: answered by \"%s\", want \"%s\"", ms, got,
+                      want);
+        usleep(20000);
+    }
+}
+
+static void
+start_meshd(const char *port_seg)
+{
+    char yaml[2048];
+
+    snprintf(yaml, sizeof(yaml),
+             "admin: {ip: 127.0.0.1, port: %d}\n"
+             "namers:\n"
+             "- kind: io.l5d.k8s\n"
+             "  host: 127.0.0.1\n"
+             "  port: %d\n"
+             "routers:\n"
+             "- protocol: http\n"
+             "  label: out\n"
+             "  dtab: |\n"
+             "    /k8s => /#/io.l5d.k8s/default;\n"
+             "    /svc => /k8s/%s;\n"
+             "    /svc/split => 3 * /k8s/http/web & 1 * /k8s/http/other;\n"
+             "    /svc/fallback => /k8s/http/missing | /k8s/http/web;\n"
+             "  servers:\n"
+             "  - {ip: 127.0.0.1, port: %d}\n"
+             "meshd: {workers: 2, drainTimeoutMs: 2000, logLevel: info}\n",
+             admin_port, api_port, port_seg, proxy_port);
+    ck_assert_msg(harness_meshd_start(&md, yaml, admin_port) == 0, "meshd did not start");
+    ck_assert_int_eq(harness_wait_port(proxy_port, 5000), 0);
+}
+
+static void
+setup(void)
+{
+    tmpdir = harness_tmpdir();
+    api_port = harness_free_port();
+    proxy_port = harness_free_port();
+    admin_port = harness_free_port();
+    pod_port = harness_free_port();
+    start_api();
+    start_pod("127.0.0.11", "a");
+    start_pod("127.0.0.12", "b");
+    start_pod("127.0.0.13", "c");
+}
+
+static void
+teardown(void)
+{
+    char bad[1024] = "";
+    bool clean = true;
+
+    if (md.pid > 0 && kill(md.pid, 0) == 0)
+        (void) harness_signal_wait(md.pid, SIGTERM, 10000);
+    if (md.log_path[0])
+        clean = harness_log_clean(md.log_path, bad, sizeof(bad));
+    if (!clean)
+        harness_print_log(md.log_path);
+    harness_cleanup();
+    memset(&md, 0, sizeof(md));
+    ck_assert_msg(clean, "meshd log: %s", bad);
+}
+
+START_TEST(test_naming_k8s_follows_scale_up_and_down)
+{
+    long ms;
+
+    set_pods("a");
+    start_meshd("http");
+    (void) wait_for("a", 5000); /* first list */
+    set_pods("ab");
+    ms = wait_for("ab", 2500);
+    fprintf(stderr, "scale-up followed in %ld ms\n", ms);
+    set_pods("bc");
+    ms = wait_for("bc", 2500);
+    set_pods("c");
+    ms = wait_for("c", 2500);
+    fprintf(stderr, "scale-down followed in %ld ms\n", ms);
+}
+END_TEST
+
+START_TEST(test_naming_k8s_follows_a_dropped_watch)
+{
+    long ms;
+
+    set_pods("a");
+    start_meshd("http");
+    (void) wait_for("a", 5000);
+    k8s_ctl("drop", "{}"); /* every stream cut mid-way, no last chunk */
+    set_pods("b");         /* happens while the watches reconnect */
+    ms = wait_for("b", 2500);
+    fprintf(stderr, "dropped watch: change followed in %ld ms\n", ms);
+    k8s_ctl("drop", "{}");
+    usleep(200000);
+    set_pods("ab");
+    (void) wait_for("ab", 2500);
+}
+END_TEST
+
+static void
+gone_case(const char *mode)
+{
+    char json[64];
+    long gone_before, lists_before, ms;
+
+    snprintf(json, sizeof(json), "{\"mode\":\"%s\"}", mode);
+    k8s_ctl("gone_mode", json);
+    set_pods("a");
+    start_meshd("http");
+    (void) wait_for("a", 5000);
+    gone_before = api_stat("gone");
+    lists_before = api_stat("lists");
+    k8s_ctl("expire", "{}"); /* history gone: watching from our version is 410 */
+    set_pods("c");
+    ms = wait_for("c", 2500);
+    fprintf(stderr, "410 (%s): re-listed and followed in %ld ms\n", mode, ms);
+    ck_assert_int_gt(api_stat("gone"), gone_before);
+    ck_assert_int_gt(api_stat("lists"), lists_before);
+}
+
+START_TEST(test_naming_k8s_gone_status_relists)
+{
+    gone_case("status");
+}
+END_TEST
+
+START_TEST(test_naming_k8s_gone_event_relists)
+{
+    gone_case("event");
+}
+END_TEST
+
+START_TEST(test_naming_k8s_error_event_keeps_endpoints)
+{
+    set_pods("ab");
+    start_meshd("http");
+    (void) wait_for("ab", 5000);
+    k8s_ctl("error", "{\"code\":500,\"message\":\"etcd is sad\"}");
+    (void) wait_for("ab", 1000); /* an ERROR event keeps the state */
+    set_pods("a");
+    (void) wait_for("a", 2500);
+}
+END_TEST
+
+static json_object *
+delegator_json(const char *query)
+{
+    char path[1024], *body = malloc(1 << 20);
+    json_object *o;
+
+    snprintf(path, sizeof(path), "/delegator.json?%s", query);
+    ck_assert_int_eq(harness_get(admin_port, "admin", path, body, 1 << 20), 200);
+    o = json_tokener_parse(body);
+    ck_assert_msg(o != NULL, "not JSON: %s", body);
+    free(body);
+    return o;
+}
+
+START_TEST(test_naming_k8s_api_away_serves_last_endpoints)
+{
+    uint64_t until;
+
+    set_pods("a");
+    start_meshd("http");
+    (void) wait_for("a", 5000);
+    k8s_ctl("down", "{\"down\":true}"); /* streams cut, every request refused */
+    set_pods("b");
+    until = clock_mono_us() + 1500000;
+    while (clock_mono_us() < until) {
+        char got[27];
+
+        batch(got, sizeof(got), 4);
+        ck_assert_str_eq(got, "a"); /* the last known endpoints */
+        usleep(50000);
+    }
+    k8s_ctl("down", "{\"down\":false}");
+    (void) wait_for("b", 12000); /* back-off: at most 10 s, jittered */
+}
+END_TEST
+
+START_TEST(test_naming_k8s_numeric_port_maps_through_service)
+{
+    char json[512];
+
+    snprintf(json, sizeof(json),
+             "{\"ns\":\"default\",\"name\":\"web\",\"ports\":[{\"name\":\"web\",\"port\":80,"
+             "\"targetPort\":\"http\",\"protocol\":\"TCP\"}]}");
+    k8s_ctl("service", json);
+    set_pods("ab");
+    start_meshd("80");
+    (void) wait_for("ab", 5000);
+}
+END_TEST
+
+static Suite *
+naming_suite(void)
+{
+    Suite *s = suite_create("naming");
+    TCase *tc = tcase_create("k8s");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_naming_k8s_follows_scale_up_and_down);
+    tcase_add_test(tc, test_naming_k8s_follows_a_dropped_watch);
+    tcase_add_test(tc, test_naming_k8s_gone_status_relists);
+    tcase_add_test(tc, test_naming_k8s_gone_event_relists);
+    tcase_add_test(tc, test_naming_k8s_error_event_keeps_endpoints);
+    tcase_add_test(tc, test_naming_k8s_api_away_serves_last_endpoints);
+    tcase_add_test(tc, test_naming_k8s_numeric_port_maps_through_service);
+    suite_add_tcase(s, tc);
+    (void) delegator_json;
+    return s;
+}
+
+CHECK_MAIN(naming_suite)
