@@ -37,6 +37,7 @@
 #include "common/strbuf.h"
 #include "proto/ipc.h"
 #include "proxy/admin.h"
+#include "proxy/delegator.h"
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
 #include "proxy/sdnotify.h"
@@ -730,6 +731,8 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
                     "  /admin/metrics/prometheus   the same, Prometheus text format\n"
                     "  /config.json                the effective config\n"
                     "  POST /admin/shutdown        graceful stop\n");
+    } else if (delegator_admin(m->loop, m->cfg, m->gen, req, rsp)) {
+        /* /delegator.json, /delegator: proxy/delegator.c, with a naming of its own */
     } else if (get || post) {
         rsp->status = 404;
         strbuf_addf(&rsp->body, "no such admin path: %.*s\n", (int) req->path_len, req->path);

@@ -163,7 +163,7 @@ start_meshd(const char *port_seg)
              "    /k8s => /#/io.l5d.k8s/default;\n"
              "    /svc => /k8s/%s;\n"
              "    /svc/split => 3 * /k8s/http/web & 1 * /k8s/http/other;\n"
-             "    /svc/fallback => /k8s/http/missing | /k8s/http/web;\n"
+             "    /svc/fallback => /k8s/grpc/web | /k8s/http/web;\n"
              "  servers:\n"
              "  - {ip: 127.0.0.1, port: %d}\n"
              "meshd: {workers: 2, drainTimeoutMs: 2000, logLevel: info}\n",
@@ -284,28 +284,127 @@ START_TEST(test_naming_k8s_error_event_keeps_endpoints)
 }
 END_TEST
 
+/* GET /delegator.json?<query>, parsed; polls while some name is still pending (the
+ * master's naming starts its watches on the first look). */
 static json_object *
 delegator_json(const char *query)
 {
     char path[1024], *body = malloc(1 << 20);
-    json_object *o;
+    uint64_t deadline = clock_mono_us() + 5000000;
+    json_object *o = NULL;
 
     snprintf(path, sizeof(path), "/delegator.json?%s", query);
-    ck_assert_int_eq(harness_get(admin_port, "admin", path, body, 1 << 20), 200);
-    o = json_tokener_parse(body);
-    ck_assert_msg(o != NULL, "not JSON: %s", body);
+    for (;;) {
+        struct json_tokener *tok = json_tokener_new_ex(1000);
+
+        ck_assert_int_eq(harness_get(admin_port, "admin", path, body, 1 << 20), 200);
+        o = json_tokener_parse_ex(tok, body, (int) strlen(body));
+        json_tokener_free(tok);
+        ck_assert_msg(o != NULL, "not JSON: %.300s", body);
+        if (strstr(body, "\"pending\"") == NULL || clock_mono_us() > deadline)
+            break;
+        json_object_put(o);
+        usleep(100000);
+    }
     free(body);
     return o;
 }
 
+static json_object *
+jget(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no \"%s\" in %.400s", key,
+                  json_object_to_json_string(o));
+    return v;
+}
+
+static const char *
+jstr(json_object *o, const char *key)
+{
+    return json_object_get_string(jget(o, key));
+}
+
+/* The first node of type <type> in <o>, depth first. */
+static json_object *
+find_type(json_object *o, const char *type)
+{
+    json_object *v;
+
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if ((v = find_type(json_object_array_get_idx(o, i), type)) != NULL)
+                return v;
+        return NULL;
+    }
+    if (!json_object_is_type(o, json_type_object))
+        return NULL;
+    if (json_object_object_get_ex(o, "type", &v) && strcmp(json_object_get_string(v), type) == 0)
+        return o;
+    json_object_object_foreach(o, key, val)
+    {
+        (void) key;
+        if ((v = find_type(val, type)) != NULL)
+            return v;
+    }
+    return NULL;
+}
+
+START_TEST(test_naming_delegator_union_and_alt)
+{
+    json_object *t, *u, *b, *leaf, *addrs, *alt;
+
+    set_pods("ab");
+    start_meshd("http");
+    t = delegator_json("path=/svc/split&namespace=out");
+    u = find_type(t, "union");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(jstr(jget(u, "dentry"), "prefix"), "/svc/split");
+    ck_assert_int_eq((int) json_object_array_length(jget(u, "union")), 2);
+    b = json_object_array_get_idx(jget(u, "union"), 0);
+    ck_assert(json_object_get_double(jget(b, "weight")) == 3.0);
+    leaf = find_type(jget(b, "tree"), "leaf");
+    ck_assert_ptr_nonnull(leaf);
+    ck_assert_str_eq(jstr(jget(leaf, "bound"), "id"), "/#/io.l5d.k8s/default/http/web");
+    addrs = jget(jget(jget(leaf, "bound"), "addr"), "addrs");
+    ck_assert_int_eq((int) json_object_array_length(addrs), 2);
+    ck_assert_str_eq(jstr(json_object_array_get_idx(addrs, 0), "ip"), "127.0.0.11");
+    ck_assert_str_eq(jstr(jget(json_object_array_get_idx(addrs, 0), "meta"), "nodeName"), "node-a");
+    b = json_object_array_get_idx(jget(u, "union"), 1);
+    ck_assert(json_object_get_double(jget(b, "weight")) == 1.0);
+    json_object_put(t);
+
+    /* an Alt whose first branch is Neg (no port "grpc") falls back to the second */
+    t = delegator_json("path=/svc/fallback");
+    alt = find_type(t, "alt");
+    ck_assert_ptr_nonnull(alt);
+    alt = find_type(jget(t, "delegate"), "alt");
+    ck_assert_msg(strstr(json_object_to_json_string(t), "\"neg\"") != NULL, "%.400s",
+                  json_object_to_json_string(t));
+    leaf = find_type(t, "leaf");
+    ck_assert_ptr_nonnull(leaf);
+    ck_assert_str_eq(jstr(jget(leaf, "bound"), "id"), "/#/io.l5d.k8s/default/http/web");
+    json_object_put(t);
+
+    /* dentries given with the request apply to it only */
+    t = delegator_json("path=/svc/web&dtab=%2Fsvc%2Fweb%3D%3E%2F%24%2Finet%2F127.0.0.1%2F1");
+    ck_assert_str_eq(jstr(jget(find_type(t, "leaf"), "bound"), "id"), "/$/inet/127.0.0.1/1");
+    json_object_put(t);
+}
+END_TEST
+
 START_TEST(test_naming_k8s_api_away_serves_last_endpoints)
 {
     uint64_t until;
+    json_object *t;
+    char *state;
 
     set_pods("a");
     start_meshd("http");
     (void) wait_for("a", 5000);
-    k8s_ctl("down", "{\"down\":true}"); /* streams cut, every request refused */
+    json_object_put(delegator_json("path=/svc/web")); /* the master watches too */
+    k8s_ctl("down", "{\"down\":true}");               /* streams cut, every request refused */
     set_pods("b");
     until = clock_mono_us() + 1500000;
     while (clock_mono_us() < until) {
@@ -315,6 +414,10 @@ START_TEST(test_naming_k8s_api_away_serves_last_endpoints)
         ck_assert_str_eq(got, "a"); /* the last known endpoints */
         usleep(50000);
     }
+    t = delegator_json("path=/svc/web");
+    state = strstr(json_object_to_json_string(t), "API away");
+    ck_assert_msg(state != NULL, "%.600s", json_object_to_json_string(t));
+    json_object_put(t);
     k8s_ctl("down", "{\"down\":false}");
     (void) wait_for("b", 12000); /* back-off: at most 10 s, jittered */
 }
@@ -349,8 +452,8 @@ naming_suite(void)
     tcase_add_test(tc, test_naming_k8s_error_event_keeps_endpoints);
     tcase_add_test(tc, test_naming_k8s_api_away_serves_last_endpoints);
     tcase_add_test(tc, test_naming_k8s_numeric_port_maps_through_service);
+    tcase_add_test(tc, test_naming_delegator_union_and_alt);
     suite_add_tcase(s, tc);
-    (void) delegator_json;
     return s;
 }
 
