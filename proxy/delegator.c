@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,7 +538,17 @@ static struct {
     struct ev_loop *loop;
     unsigned gen;
     struct naming *n;
+    bool atfork; /* the child handler is registered */
 } dele;
+
+/* Workers are forked from the master: they must not keep the master's watch streams
+ * open (the API would keep streaming into them). The memory stays reachable from <dele>. */
+static void
+delegator_on_fork_child(void)
+{
+    if (dele.n != NULL)
+        naming_close_fds_in_child(dele.n);
+}
 
 static const char delegator_page[] =
     "<!doctype html>\n"
@@ -697,6 +708,8 @@ delegator_admin(struct ev_loop *loop, const struct cfg *cfg, unsigned gen,
         return true;
     }
 
+    if (!dele.atfork && pthread_atfork(NULL, NULL, delegator_on_fork_child) == 0)
+        dele.atfork = true;
     if (dele.n == NULL || dele.gen != gen || dele.loop != loop) {
         dele.n = naming_free(dele.n);
         dele.n = naming_new(loop, cfg, err, sizeof(err));

@@ -1235,6 +1235,16 @@ k8s_api_free(struct k8s_api *a)
 }
 
 void
+k8s_api_close_fds_in_child(struct k8s_api *a)
+{
+    struct k8s_watch *w;
+
+    for (w = a->watches; w != NULL; w = w->next)
+        if (w->fd != -1)
+            (void) close(w->fd);
+}
+
+void
 k8s_api_set_on_change(struct k8s_api *a, void (*cb)(void *ctx), void *ctx)
 {
     a->on_change = cb;

@@ -83,6 +83,11 @@ struct k8s_api *k8s_api_new(struct ev_loop *loop, const char *host, uint16_t por
  * first). NULL is a no-op; returns NULL. */
 struct k8s_api *k8s_api_free(struct k8s_api *a);
 
+/* In a child forked from the loop's process: closes the connections' fds (the child's
+ * copies) and touches nothing else, so that a watch the parent restarts is not kept open
+ * by the child. */
+void k8s_api_close_fds_in_child(struct k8s_api *a);
+
 /* <cb>(<ctx>) runs on the loop after any watch of <a> changed what k8s_watch_object() or
  * k8s_watch_synced() return. <cb> must not free <a> nor put watches. */
 void k8s_api_set_on_change(struct k8s_api *a, void (*cb)(void *ctx), void *ctx);

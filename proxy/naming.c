@@ -2721,6 +2721,17 @@ name_bound_fini(struct name_bound *b)
 }
 
 void
+naming_close_fds_in_child(struct naming *n)
+{
+    struct k8s_api_ref *r;
+
+    for (r = n->apis; r != NULL; r = r->next)
+        k8s_api_close_fds_in_child(r->api);
+    if (n->ifd != -1)
+        (void) close(n->ifd);
+}
+
+void
 naming_set_on_change(struct naming *n, void (*cb)(void *ctx), void *ctx)
 {
     n->on_change = cb;

@@ -64,6 +64,11 @@ struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err
  * NULL. */
 struct naming *naming_free(struct naming *n);
 
+/* In a child forked after naming_new() in the parent (the master's delegator instance):
+ * closes the child's copies of the connections and inotify fd, and touches nothing else;
+ * the child must not use <n> afterwards. */
+void naming_close_fds_in_child(struct naming *n);
+
 /* <cb>(<ctx>) runs whenever any name's state changes (a DNS answer, a file edit), once per
  * batch of changes, from the loop (never from inside naming_bind()). <cb> may call
  * naming_bind() but must not free <n>. */
