@@ -718,6 +718,119 @@ START_TEST(test_agent_prometheus)
 }
 END_TEST
 
+/* ---- with meshd ------------------------------------------------------------------------- */
+
+static struct harness_meshd md;
+static int backend_port, out_port;
+
+/* One config file for both daemons, as in a pod: meshd pushes to the default socket under
+ * meshd.runDir, where the agent binds by default. */
+static void
+start_meshd_and_agent(void)
+{
+    char yaml[2048], logp[700], portstr[16];
+    const char *bin = getenv("TESTSRV");
+    char *argv[] = {(char *) (bin ? bin : "mesh-testsrv"), "--name", "hello", portstr, NULL};
+    int md_admin = harness_free_port();
+
+    backend_port = harness_free_port();
+    out_port = harness_free_port();
+    snprintf(portstr, sizeof(portstr), "%d", backend_port);
+    snprintf(logp, sizeof(logp), "%s/hello.log", dir);
+    harness_spawn(argv, logp);
+    ck_assert_int_eq(harness_wait_port(backend_port, 5000), 0);
+    snprintf(yaml, sizeof(yaml),
+             "admin: {ip: 127.0.0.1, port: %d}\n"
+             "routers:\n"
+             "- protocol: http\n"
+             "  label: out\n"
+             "  dtab: /svc => /$/inet/127.0.0.1/%d;\n"
+             "  servers: [{ip: 127.0.0.1, port: %d}]\n"
+             "telemetry:\n"
+             "- kind: io.l5d.zipkin\n"
+             "  sampleRate: 1.0\n"
+             "meshd: {workers: 1, runDir: %s, logLevel: info}\n",
+             md_admin, backend_port, out_port, run_dir);
+    harness_write_file(cfg_path, yaml);
+    sink = zipkin_sink_start(sink_port);
+    agent_env();
+    use_sink();
+    agent_start();
+    ck_assert_msg(harness_meshd_start(&md, yaml, md_admin) == 0, "meshd did not start");
+    ck_assert_int_eq(harness_wait_port(out_port, 5000), 0);
+}
+
+static void
+requests(int n)
+{
+    char body[256];
+
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(harness_get(out_port, "hello", "/", body, sizeof(body)), 200);
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+    const struct zipkin_sink_span *x = a, *y = b;
+    int r = strcmp(x->trace_id, y->trace_id);
+
+    return r ? r : x->kind - y->kind;
+}
+
+START_TEST(test_agent_meshd_1000_requests_2000_spans)
+{
+    static struct zipkin_sink_span got[4096];
+    size_t n;
+
+    start_meshd_and_agent();
+    requests(1000);
+    ck_assert(wait_metric("spans/shipped", 2000, 20000));
+    n = zipkin_sink_spans(sink, got, 4096);
+    ck_assert_uint_eq(n, 2000);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    ck_assert(zipkin_sink_bodies_ok(sink));
+    /* 1,000 traces of one SERVER span and its CLIENT child, with consistent ids */
+    qsort(got, n, sizeof(got[0]), span_cmp);
+    for (size_t i = 0; i < n; i += 2) {
+        const struct zipkin_sink_span *c = &got[i], *sv = &got[i + 1];
+
+        ck_assert_str_eq(c->trace_id, sv->trace_id);
+        ck_assert_msg(i == 0 || strcmp(got[i - 1].trace_id, c->trace_id) != 0,
+                      "trace %s has more than 2 spans", c->trace_id);
+        ck_assert_int_eq(c->kind, 'C');
+        ck_assert_int_eq(sv->kind, 'S');
+        ck_assert_uint_eq(c->parent_id, sv->id);
+        ck_assert_uint_ne(c->id, sv->id);
+    }
+    ck_assert_int_eq(harness_metric(md.admin_port, "telemetry/spans/sent"), 2000);
+    ck_assert_int_eq(metric("traces/assembled"), 1000);
+    assert_books();
+    agent_stop_clean();
+}
+END_TEST
+
+START_TEST(test_agent_meshd_survives_agent_restart)
+{
+    start_meshd_and_agent();
+    requests(10);
+    ck_assert(wait_metric("spans/shipped", 20, 10000));
+    harness_kill(agent_pid); /* SIGKILL: its socket file stays behind */
+    agent_pid = 0;
+    requests(50);  /* meshd serves on without its agent */
+    agent_start(); /* replaces the stale socket file */
+    for (int i = 0; i < 100 && metric("spans/shipped") < 20; i++) {
+        requests(1); /* meshd reconnects by itself; spans flow again */
+        usleep(20000);
+    }
+    ck_assert(wait_metric_at_least("spans/shipped", 20, 10000));
+    ck_assert_uint_ge(zipkin_sink_n_spans(sink), 40);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    assert_books();
+    agent_stop_clean();
+}
+END_TEST
+
 static Suite *
 agent_suite(void)
 {
@@ -756,6 +869,13 @@ agent_suite(void)
     tcase_add_test(tc, test_agent_sink_400_dropped);
     tcase_add_test(tc, test_agent_sigterm_flushes);
     tcase_add_test(tc, test_agent_sigterm_deadline_counts_drops);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("with_meshd");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_agent_meshd_1000_requests_2000_spans);
+    tcase_add_test(tc, test_agent_meshd_survives_agent_restart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,6 +21,7 @@
 #include "proto/http1.h"
 
 #define SINK_MAX_CONNS 16
+#define MIN_(a, b)     ((a) < (b) ? (a) : (b))
 
 struct sink_conn {
     int fd;
@@ -40,6 +41,7 @@ struct zipkin_sink {
     unsigned requests;
     uint64_t *ids;
     size_t n_ids, cap_ids;
+    struct zipkin_sink_span *spans; /* one per id, same order */
     char *last_body;
     bool bodies_ok;
     int script_status;
@@ -85,31 +87,72 @@ hexval(char c)
     return -1;
 }
 
-/* Remembers the span ids in <body> (called with the mutex held). */
+/* The hex string value of "<key>" between <p> and <end>, or NULL; *ret_len its length. */
+static const char *
+find_hex(const char *p, const char *end, const char *key, size_t *ret_len)
+{
+    size_t klen = strlen(key);
+    const char *k = memmem(p, (size_t) (end - p), key, klen);
+    size_t n = 0;
+
+    if (k == NULL)
+        return NULL;
+    k += klen;
+    while (k + n < end && hexval(k[n]) >= 0)
+        n++;
+    *ret_len = n;
+    return k;
+}
+
+static uint64_t
+hex64(const char *p, size_t len)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < len && i < 16; i++)
+        v = (v << 4) | (uint64_t) hexval(p[i]);
+    return v;
+}
+
+/* Remembers the spans in <body> (called with the mutex held). Each span object of meshd's
+ * JSON v2 starts with "traceId"; its other ids are looked for before the next one. */
 static void
 record_ids(struct zipkin_sink *s, const char *body, size_t len)
 {
-    static const char key[] = "\"id\":\"";
     const char *p = body, *end = body + len;
 
     while (p < end) {
-        const char *k = memmem(p, (size_t) (end - p), key, sizeof(key) - 1);
-        uint64_t id = 0;
-        int i;
+        const char *start = memmem(p, (size_t) (end - p), "{\"traceId\":\"", 12);
+        const char *next, *v;
+        struct zipkin_sink_span sp;
+        size_t n;
 
-        if (k == NULL)
+        if (start == NULL)
             break;
-        k += sizeof(key) - 1;
-        for (i = 0; i < 16 && k + i < end && hexval(k[i]) >= 0; i++)
-            id = (id << 4) | (uint64_t) hexval(k[i]);
-        if (i == 16) {
+        next = memmem(start + 1, (size_t) (end - start - 1), "{\"traceId\":\"", 12);
+        if (next == NULL)
+            next = end;
+        memset(&sp, 0, sizeof(sp));
+        v = find_hex(start, next, "\"traceId\":\"", &n);
+        snprintf(sp.trace_id, sizeof(sp.trace_id), "%.*s", (int) MIN_(n, 32), v);
+        v = find_hex(start, next, "\"parentId\":\"", &n);
+        if (v != NULL)
+            sp.parent_id = hex64(v, n);
+        v = find_hex(start, next, "\"id\":\"", &n);
+        if (v != NULL && n == 16) {
+            const char *kind = memmem(start, (size_t) (next - start), "\"kind\":\"", 8);
+
+            sp.id = hex64(v, n);
+            sp.kind = kind ? kind[8] : 0;
             if (s->n_ids == s->cap_ids) {
                 s->cap_ids = s->cap_ids ? s->cap_ids * 2 : 1024;
                 s->ids = realloc(s->ids, s->cap_ids * sizeof(*s->ids));
+                s->spans = realloc(s->spans, s->cap_ids * sizeof(*s->spans));
             }
-            s->ids[s->n_ids++] = id;
+            s->spans[s->n_ids] = sp;
+            s->ids[s->n_ids++] = sp.id;
         }
-        p = k;
+        p = next;
     }
 }
 
@@ -343,6 +386,7 @@ zipkin_sink_free(struct zipkin_sink *s)
     close(s->ctl[0]);
     close(s->ctl[1]);
     free(s->ids);
+    free(s->spans);
     free(s->last_body);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -447,4 +491,16 @@ zipkin_sink_bodies_ok(struct zipkin_sink *s)
     ok = s->bodies_ok;
     pthread_mutex_unlock(&s->mu);
     return ok;
+}
+
+size_t
+zipkin_sink_spans(struct zipkin_sink *s, struct zipkin_sink_span *out, size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&s->mu);
+    n = MIN_(max, s->n_ids);
+    memcpy(out, s->spans, n * sizeof(*out));
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

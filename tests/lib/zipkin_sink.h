@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct zipkin_sink;
 
@@ -31,6 +32,16 @@ unsigned zipkin_sink_n_spans(struct zipkin_sink *s);  /* span ids in accepted bo
 unsigned zipkin_sink_count_id(struct zipkin_sink *s, const char *id16);
 /* Spans whose id arrived more than once. */
 unsigned zipkin_sink_n_duplicates(struct zipkin_sink *s);
+/* One accepted span, as read from the JSON v2 body. */
+struct zipkin_sink_span {
+    char trace_id[33]; /* as written: 16 or 32 lower-hex */
+    uint64_t id;
+    uint64_t parent_id; /* 0: none */
+    char kind;          /* 'S'ERVER, 'C'LIENT, 0 when absent */
+};
+
+/* Copies up to <max> accepted spans, in arrival order, into <out>; returns how many. */
+size_t zipkin_sink_spans(struct zipkin_sink *s, struct zipkin_sink_span *out, size_t max);
 /* A copy of the last accepted body (caller frees), or NULL. */
 char *zipkin_sink_last_body(struct zipkin_sink *s);
 /* True when every accepted body started with '[' and had Content-Type application/json
