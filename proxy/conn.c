@@ -744,7 +744,8 @@ start_binding(struct conn *c)
         joined = dtab_concat(rt->dtab, r->local_dtab);
         d = joined;
     }
-    rc = naming_bind(w->naming, d, r->path, strlen(r->path), &nb, r->why, sizeof(r->why));
+    rc = naming_bind_router(w->naming, rt->cfg->label, d, r->path, strlen(r->path), &nb, r->why,
+                            sizeof(r->why));
     dtab_free(joined);
     if (rc == -EAGAIN) {
         c->state = CONN_BINDING;
