@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/aspan.h"
 #include "common/util.h"
+#include "proto/span.h"
 
 struct batcher {
     struct batcher_cfg cfg;
@@ -18,7 +20,28 @@ struct batcher {
     batcher_flush_fn *flush;
     void *arg;
     struct batch *open; /* NULL when no span is waiting */
+    /* list formats */
+    struct list spans; /* struct aspan of the open batch */
+    size_t est_bytes;  /* their memory: the open batch's estimated size */
+    int32_t seqid;     /* of the last batch */
+    struct span view;  /* streaming: aspan_view() target */
 };
+
+static struct batch *open_batch(struct batcher *b, uint64_t now_us);
+
+static void
+free_spans(struct list *l)
+{
+    struct list *pos, *tmp;
+
+    list_for_each_safe(pos, tmp, l)
+    {
+        struct aspan *sp = list_entry(pos, struct aspan, link);
+
+        list_remove(&sp->link);
+        aspan_free(sp);
+    }
+}
 
 struct batch *
 batch_free(struct batch *b)
@@ -42,6 +65,7 @@ batcher_new(const struct batcher_cfg *cfg, const struct batcher_format *fmt,
     b->sep_len = strlen(fmt->sep);
     b->flush = flush;
     b->arg = arg;
+    list_init(&b->spans);
     return b;
 }
 
@@ -51,6 +75,7 @@ batcher_free(struct batcher *b)
     if (b == NULL)
         return NULL;
     batch_free(b->open);
+    free_spans(&b->spans);
     free(b);
     return NULL;
 }
@@ -61,6 +86,34 @@ batcher_set_cfg(struct batcher *b, const struct batcher_cfg *cfg)
     b->cfg = *cfg;
 }
 
+/* List formats: writes the open batch's spans with one <list> call. */
+static int
+encode_list(struct batcher *b, struct batch *out)
+{
+    struct span *views = malloc(out->n_spans * sizeof(*views));
+    const struct span **ptrs = malloc(out->n_spans * sizeof(*ptrs));
+    struct list *pos;
+    size_t i = 0;
+
+    if (views == NULL || ptrs == NULL) {
+        free(views);
+        free(ptrs);
+        return -ENOMEM;
+    }
+    for (pos = b->spans.next; pos != &b->spans; pos = pos->next) {
+        aspan_view(list_entry(pos, struct aspan, link), &views[i]);
+        ptrs[i] = &views[i];
+        i++;
+    }
+    out->seqid = ++b->seqid;
+    if (b->seqid == INT32_MAX)
+        b->seqid = 0;
+    b->fmt.list(&out->body, ptrs, i, out->seqid);
+    free(views);
+    free(ptrs);
+    return 0;
+}
+
 void
 batcher_flush(struct batcher *b)
 {
@@ -69,7 +122,14 @@ batcher_flush(struct batcher *b)
     if (out == NULL)
         return;
     b->open = NULL;
-    strbuf_adds(&out->body, b->fmt.close);
+    if (b->fmt.span != NULL) {
+        strbuf_adds(&out->body, b->fmt.close);
+    } else {
+        /* out of memory for the views: the body stays empty, the caller counts the loss */
+        (void) encode_list(b, out);
+        free_spans(&b->spans);
+        b->est_bytes = 0;
+    }
     b->flush(out, b->arg);
 }
 
@@ -87,17 +147,11 @@ batcher_add(struct batcher *b, const struct span *s, uint64_t now_us)
     struct batch *bt;
     size_t before;
 
+    MESH_BUG_ON(b->fmt.span == NULL);
     for (;;) {
-        if (b->open == NULL) {
-            bt = calloc(1, sizeof(*bt));
-            if (bt == NULL)
-                return -ENOMEM;
-            list_init(&bt->link);
-            bt->created_us = now_us;
-            strbuf_adds(&bt->body, b->fmt.open);
-            b->open = bt;
-        }
-        bt = b->open;
+        bt = open_batch(b, now_us);
+        if (bt == NULL)
+            return -ENOMEM;
         before = bt->body.len;
         if (bt->n_spans > 0)
             strbuf_adds(&bt->body, b->fmt.sep);
@@ -112,6 +166,51 @@ batcher_add(struct batcher *b, const struct span *s, uint64_t now_us)
             batcher_flush(b);
         return 0;
     }
+}
+
+static struct batch *
+open_batch(struct batcher *b, uint64_t now_us)
+{
+    struct batch *bt;
+
+    if (b->open != NULL)
+        return b->open;
+    bt = calloc(1, sizeof(*bt));
+    if (bt == NULL)
+        return NULL;
+    list_init(&bt->link);
+    bt->created_us = now_us;
+    if (b->fmt.span != NULL)
+        strbuf_adds(&bt->body, b->fmt.open);
+    b->open = bt;
+    return bt;
+}
+
+int
+batcher_add_aspan(struct batcher *b, struct aspan *sp, uint64_t now_us)
+{
+    struct batch *bt;
+    int r;
+
+    if (b->fmt.span != NULL) {
+        aspan_view(sp, &b->view);
+        r = batcher_add(b, &b->view, now_us);
+        aspan_free(sp);
+        return r;
+    }
+    if (b->open != NULL && b->open->n_spans > 0 && b->est_bytes + sp->mem > b->cfg.max_bytes)
+        batcher_flush(b);
+    bt = open_batch(b, now_us);
+    if (bt == NULL) {
+        aspan_free(sp);
+        return -ENOMEM;
+    }
+    list_insert_tail(&b->spans, &sp->link);
+    bt->n_spans++;
+    b->est_bytes += sp->mem;
+    if (bt->n_spans >= b->cfg.max_spans || b->est_bytes >= b->cfg.max_bytes)
+        batcher_flush(b);
+    return 0;
 }
 
 void

@@ -5,7 +5,7 @@
  *
  *   receiver (nanomsg PULL) -> span_batch_decode -> assembler (window by trace id)
  *     -> sampler (per trace) -> local store            (no collector configured)
- *                            -> batcher -> ship_http   (Zipkin HTTP collector)
+ *                            -> batcher -> ship        (Zipkin HTTP or Scribe collector)
  *
  * Every stage is driven from here, so the books are kept in one place: a span that
  * decodes is counted "received" and from then on is in exactly one of the window, the
@@ -34,7 +34,7 @@
 #include "agent/receiver.h"
 #include "agent/sampler.h"
 #include "agent/settings.h"
-#include "agent/ship_http.h"
+#include "agent/ship.h"
 #include "agent/store.h"
 #include "common/cfg.h"
 #include "common/clock.h"
@@ -67,7 +67,7 @@ struct agent {
     struct assembler *asm_;
     struct sampler sampler;
     struct batcher *batcher; /* NULL in store mode */
-    struct ship_http *ship;  /* NULL in store mode */
+    struct ship *ship;       /* NULL in store mode */
     struct store *store;     /* NULL when a collector is configured */
     struct admin_http *admin;
 
@@ -96,8 +96,6 @@ struct agent {
     struct reason_cell reasons[MAX_REASONS];
     unsigned n_reasons;
     struct log_ratelimit rl_invalid;
-
-    struct span scratch; /* aspan_view target on the ship path */
 };
 
 /* ---- stats ----------------------------------------------------------------------------- */
@@ -175,7 +173,7 @@ metrics_refresh(struct agent *a)
                        cell(a->m.drop_nomem) + cell(a->m.drop_shutdown);
     uint64_t window = a->asm_ ? assembler_n_spans(a->asm_) : 0;
     uint64_t batch = a->batcher ? batcher_n_spans(a->batcher) : 0;
-    uint64_t queue = a->ship ? ship_http_pending_spans(a->ship) : 0;
+    uint64_t queue = a->ship ? ship_pending_spans(a->ship) : 0;
     uint64_t pending = window + batch + queue;
 
     if (a->m.dropped)
@@ -185,12 +183,12 @@ metrics_refresh(struct agent *a)
     gauge_set(a->m.window_bytes, a->asm_ ? (int64_t) assembler_bytes(a->asm_) : 0);
     gauge_set(a->m.batch_spans, (int64_t) batch);
     gauge_set(a->m.queue_spans, (int64_t) queue);
-    gauge_set(a->m.queue_bytes, a->ship ? (int64_t) ship_http_pending_bytes(a->ship) : 0);
-    gauge_set(a->m.queue_batches, a->ship ? ship_http_pending_batches(a->ship) : 0);
+    gauge_set(a->m.queue_bytes, a->ship ? (int64_t) ship_pending_bytes(a->ship) : 0);
+    gauge_set(a->m.queue_batches, a->ship ? ship_pending_batches(a->ship) : 0);
     gauge_set(a->m.store_traces, a->store ? store_n_traces(a->store) : 0);
     gauge_set(a->m.store_spans, a->store ? (int64_t) store_n_spans(a->store) : 0);
     gauge_set(a->m.store_bytes, a->store ? (int64_t) store_bytes(a->store) : 0);
-    gauge_set(a->m.reachable, a->ship ? ship_http_reachable(a->ship) : 1);
+    gauge_set(a->m.reachable, a->ship ? ship_reachable(a->ship) : 1);
     gauge_set(a->m.pending, (int64_t) pending);
     gauge_set(a->m.unaccounted, (int64_t) (cell(a->m.received) - cell(a->m.shipped) -
                                            cell(a->m.merged) - dropped - pending));
@@ -258,12 +256,10 @@ ship_span(struct agent *a, struct aspan *sp, uint64_t now_us)
         stats_inc(a->m.shipped, 1);
         return;
     }
-    aspan_view(sp, &a->scratch);
-    if (batcher_add(a->batcher, &a->scratch, now_us) == 0)
+    if (batcher_add_aspan(a->batcher, sp, now_us) == 0) /* takes <sp> */
         stats_inc(a->m.batched, 1);
     else
         stats_inc(a->m.drop_nomem, 1);
-    aspan_free(sp);
 }
 
 static uint64_t *
@@ -333,8 +329,14 @@ agent_on_batch(struct batch *b, void *arg)
 {
     struct agent *a = arg;
 
+    if (b->body.len == 0) {
+        /* a list format could not be encoded (out of memory) */
+        stats_inc(a->m.drop_nomem, b->n_spans);
+        batch_free(b);
+        return;
+    }
     stats_inc(a->m.batches, 1);
-    (void) ship_http_enqueue(a->ship, b); /* counts its own drops */
+    (void) ship_enqueue(a->ship, b); /* counts its own drops */
 }
 
 struct decode_ctx {
@@ -434,10 +436,11 @@ store_cfg_of(const struct agent_settings *s)
     return (struct store_cfg){.max_traces = s->store_traces, .max_bytes = s->store_bytes};
 }
 
-static struct ship_http_cfg
+static struct ship_cfg
 ship_cfg_of(const struct agent_settings *s)
 {
-    struct ship_http_cfg c = {
+    struct ship_cfg c = {
+        .proto = s->scribe ? SHIP_SCRIBE : SHIP_HTTP,
         .port = s->zipkin_port,
         .gzip = s->gzip,
         .connect_timeout_ms = s->connect_timeout_ms,
@@ -447,6 +450,8 @@ ship_cfg_of(const struct agent_settings *s)
         .queue_bytes = s->queue_bytes,
     };
 
+    snprintf(c.content_type, sizeof(c.content_type), "%s",
+             strcmp(s->encoding, "thrift") == 0 ? "application/x-thrift" : "application/json");
     snprintf(c.host, sizeof(c.host), "%s", s->zipkin_host);
     snprintf(c.path, sizeof(c.path), "%s", s->zipkin_path);
     return c;
@@ -510,7 +515,7 @@ agent_reload(struct agent *a)
 {
     struct agent_settings ns;
     struct cfg *ncfg;
-    struct ship_http_cfg sc;
+    struct ship_cfg sc;
 
     log_notice("SIGHUP: reloading %s", a->cfg_path);
     if (load_all(a->cfg_path, &ncfg, &ns, true) != 0)
@@ -529,6 +534,16 @@ agent_reload(struct agent *a)
         snprintf(ns.zipkin_host, sizeof(ns.zipkin_host), "%s", a->set.zipkin_host);
         snprintf(ns.zipkin_path, sizeof(ns.zipkin_path), "%s", a->set.zipkin_path);
         ns.zipkin_port = a->set.zipkin_port;
+    }
+    if (ns.scribe != a->set.scribe || strcmp(ns.encoding, a->set.encoding) != 0) {
+        log_warn("config: changing the protocol or the encoding needs a restart; keeping %s, %s",
+                 a->set.scribe ? "scribe" : "http", a->set.encoding);
+        snprintf(ns.zipkin_url, sizeof(ns.zipkin_url), "%s", a->set.zipkin_url);
+        snprintf(ns.zipkin_host, sizeof(ns.zipkin_host), "%s", a->set.zipkin_host);
+        snprintf(ns.zipkin_path, sizeof(ns.zipkin_path), "%s", a->set.zipkin_path);
+        ns.zipkin_port = a->set.zipkin_port;
+        ns.scribe = a->set.scribe;
+        memcpy(ns.encoding, a->set.encoding, sizeof(ns.encoding));
     }
     /* what needs a restart stays as it is */
     memcpy(ns.socket_url, a->set.socket_url, sizeof(ns.socket_url));
@@ -554,7 +569,7 @@ agent_reload(struct agent *a)
     }
     if (a->ship != NULL) {
         sc = ship_cfg_of(&ns);
-        ship_http_set_cfg(a->ship, &sc);
+        ship_set_cfg(a->ship, &sc);
     }
     if (a->store != NULL) {
         struct store_cfg stc = store_cfg_of(&ns);
@@ -573,7 +588,7 @@ agent_reload(struct agent *a)
 static bool
 nothing_pending(const struct agent *a)
 {
-    return a->ship == NULL || ship_http_pending_spans(a->ship) == 0;
+    return a->ship == NULL || ship_pending_spans(a->ship) == 0;
 }
 
 static void
@@ -611,7 +626,7 @@ agent_stop(struct agent *a, const char *why)
         ev_break(a->loop, EVBREAK_ALL);
         return;
     }
-    ship_http_hurry(a->ship);
+    ship_hurry(a->ship);
     ev_prepare_init(&a->drained, agent_on_drained);
     ev_prepare_start(a->loop, &a->drained);
     ev_timer_init(&a->drain, agent_on_drain_deadline, a->set.flush_timeout_ms / 1000.0, 0.);
@@ -814,12 +829,47 @@ usage(FILE *f)
     strbuf_fini(&env);
 }
 
-static const struct batcher_format json_v2 = {
+static void
+list_json_v1(struct strbuf *out, const struct span *const *spans, size_t n, int32_t seqid)
+{
+    (void) seqid;
+    zipkin_json_v1_list(out, spans, n);
+}
+
+static void
+list_thrift(struct strbuf *out, const struct span *const *spans, size_t n, int32_t seqid)
+{
+    (void) seqid;
+    zipkin_thrift_v1_list(out, spans, n);
+}
+
+static void
+list_scribe(struct strbuf *out, const struct span *const *spans, size_t n, int32_t seqid)
+{
+    scribe_log_call(out, seqid, spans, n);
+}
+
+static const struct batcher_format fmt_json_v2 = {
     .open = "[",
     .sep = ",",
     .close = "]",
     .span = zipkin_json_v2_span,
 };
+static const struct batcher_format fmt_json_v1 = {.list = list_json_v1};
+static const struct batcher_format fmt_thrift = {.list = list_thrift};
+static const struct batcher_format fmt_scribe = {.list = list_scribe};
+
+static const struct batcher_format *
+format_of(const struct agent_settings *s)
+{
+    if (s->scribe)
+        return &fmt_scribe;
+    if (strcmp(s->encoding, "json_v1") == 0)
+        return &fmt_json_v1;
+    if (strcmp(s->encoding, "thrift") == 0)
+        return &fmt_thrift;
+    return &fmt_json_v2;
+}
 
 static int
 agent_run(struct agent *a)
@@ -843,8 +893,8 @@ agent_run(struct agent *a)
     sampler_init(&a->sampler, &smc, clock_mono_us());
     if (a->set.zipkin_url[0] != '\0') {
         struct batcher_cfg bc = batcher_cfg_of(&a->set);
-        struct ship_http_cfg sc = ship_cfg_of(&a->set);
-        struct ship_http_counters ct = {
+        struct ship_cfg sc = ship_cfg_of(&a->set);
+        struct ship_counters ct = {
             .shipped = a->m.shipped,
             .batches = a->m.ship_batches,
             .requests = a->m.ship_requests,
@@ -860,8 +910,8 @@ agent_run(struct agent *a)
         if (a->set.gzip)
             log_warn("gzip requested but meshagent was built without zlib: sending plain JSON");
 #endif
-        a->batcher = batcher_new(&bc, &json_v2, agent_on_batch, a);
-        a->ship = ship_http_new(a->loop, &sc, &ct);
+        a->batcher = batcher_new(&bc, format_of(&a->set), agent_on_batch, a);
+        a->ship = ship_new(a->loop, &sc, &ct);
     } else {
         struct store_cfg stc = store_cfg_of(&a->set);
 
@@ -916,7 +966,7 @@ agent_run(struct agent *a)
 
     metrics_refresh(a);
     if (a->ship != NULL) {
-        uint64_t left = ship_http_pending_spans(a->ship);
+        uint64_t left = ship_pending_spans(a->ship);
 
         stats_inc(a->m.drop_shutdown, left);
         if (left > 0)
@@ -935,7 +985,7 @@ agent_fini(struct agent *a)
 {
     a->rx = receiver_free(a->rx);
     a->admin = admin_http_free(a->admin);
-    a->ship = ship_http_free(a->ship);
+    a->ship = ship_free(a->ship);
     a->batcher = batcher_free(a->batcher);
     a->store = store_free(a->store);
     a->asm_ = assembler_free(a->asm_);

@@ -49,7 +49,9 @@ static const struct set_row rows[] = {
     ROW("logLevel", "MESHAGENT_LOG_LEVEL", SET_STR, log_level, 0, 0, "notice",
         "err, warn, notice, info or debug"),
     ROW("zipkin.url", "MESHAGENT_ZIPKIN_URL", SET_STR, zipkin_url, 0, 0, "",
-        "Zipkin HTTP collector, http://host[:port][/path]; empty: local store"),
+        "collector: http://host[:port][/path] or scribe://host[:port]; empty: local store"),
+    ROW("zipkin.encoding", "MESHAGENT_ZIPKIN_ENCODING", SET_STR, encoding, 0, 0, "json_v2",
+        "HTTP bodies: json_v2 (/api/v2/spans), json_v1 or thrift (/api/v1/spans)"),
     ROW("zipkin.gzip", "MESHAGENT_ZIPKIN_GZIP", SET_BOOL, gzip, 0, 1, "false",
         "gzip request bodies (Content-Encoding: gzip)"),
     ROW("zipkin.connectTimeoutMs", "MESHAGENT_CONNECT_TIMEOUT_MS", SET_U32, connect_timeout_ms, 1,
@@ -148,16 +150,25 @@ bad:
 }
 
 int
-settings_parse_url(const char *url, char *host, size_t hostlen, uint16_t *ret_port, char *path,
-                   size_t pathlen)
+settings_parse_url(const char *url, const char *default_path, char *host, size_t hostlen,
+                   uint16_t *ret_port, char *path, size_t pathlen, bool *ret_scribe)
 {
     const char *p, *hend, *slash;
-    unsigned long port = 9411;
+    unsigned long port;
+    bool scribe;
     size_t hl;
 
-    if (strncmp(url, "http://", 7) != 0)
+    if (strncmp(url, "http://", 7) == 0) {
+        p = url + 7;
+        port = 9411;
+        scribe = false;
+    } else if (strncmp(url, "scribe://", 9) == 0) {
+        p = url + 9;
+        port = 9410;
+        scribe = true;
+    } else {
         return -EINVAL;
-    p = url + 7;
+    }
     slash = strchr(p, '/');
     if (slash == NULL)
         slash = p + strlen(p);
@@ -187,12 +198,17 @@ settings_parse_url(const char *url, char *host, size_t hostlen, uint16_t *ret_po
         if (end != slash || port == 0 || port > 65535)
             return -EINVAL;
     }
-    if (strlen(*slash ? slash : "/api/v2/spans") >= pathlen)
+    if (scribe && *slash != '\0' && strcmp(slash, "/") != 0)
+        return -EINVAL;
+    if (scribe)
+        default_path = "";
+    if (strlen(*slash ? slash : default_path) >= pathlen)
         return -EINVAL;
     memcpy(host, p, hl);
     host[hl] = '\0';
-    snprintf(path, pathlen, "%s", *slash ? slash : "/api/v2/spans");
+    snprintf(path, pathlen, "%s", *slash && !scribe ? slash : default_path);
     *ret_port = (uint16_t) port;
+    *ret_scribe = scribe;
     return 0;
 }
 
@@ -224,11 +240,22 @@ settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *pr
         if (v != NULL && set_value(s, &rows[i], v, "environment", problems) != 0)
             r = -EINVAL;
     }
-    if (s->zipkin_url[0] != '\0' &&
-        settings_parse_url(s->zipkin_url, s->zipkin_host, sizeof(s->zipkin_host), &s->zipkin_port,
-                           s->zipkin_path, sizeof(s->zipkin_path)) != 0) {
+    if (strcmp(s->encoding, "json_v2") != 0 && strcmp(s->encoding, "json_v1") != 0 &&
+        strcmp(s->encoding, "thrift") != 0) {
         strbuf_addf(problems,
-                    "environment: MESHAGENT_ZIPKIN_URL: '%s' is not http://host[:port][/path]\n",
+                    "environment: MESHAGENT_ZIPKIN_ENCODING: '%s' is not json_v2, json_v1 or "
+                    "thrift\n",
+                    s->encoding);
+        r = -EINVAL;
+    }
+    if (s->zipkin_url[0] != '\0' &&
+        settings_parse_url(s->zipkin_url,
+                           strcmp(s->encoding, "json_v2") == 0 ? "/api/v2/spans" : "/api/v1/spans",
+                           s->zipkin_host, sizeof(s->zipkin_host), &s->zipkin_port, s->zipkin_path,
+                           sizeof(s->zipkin_path), &s->scribe) != 0) {
+        strbuf_addf(problems,
+                    "environment: MESHAGENT_ZIPKIN_URL: '%s' is not http://host[:port][/path] or "
+                    "scribe://host[:port]\n",
                     s->zipkin_url);
         r = -EINVAL;
     }

@@ -27,11 +27,14 @@ struct agent_settings {
     char admin_ip[64];   /* admin.ip, default 127.0.0.1 (loopback) */
     uint16_t admin_port; /* admin.port, default 9991 */
 
-    /* Zipkin HTTP collector. zipkin_url "" means none: spans go to the local store. */
+    /* The collector: http://... (Zipkin HTTP) or scribe://... (Scribe, framed Thrift). ""
+     * means none: spans go to the local store. */
     char zipkin_url[512];
+    bool scribe;           /* parsed from zipkin_url */
+    char encoding[16];     /* HTTP bodies: json_v2 (default), json_v1 or thrift */
     char zipkin_host[256]; /* parsed from zipkin_url: name or IP literal, no brackets */
-    uint16_t zipkin_port;  /* default 9411 */
-    char zipkin_path[256]; /* default "/api/v2/spans" */
+    uint16_t zipkin_port;  /* default 9411 (HTTP), 9410 (Scribe) */
+    char zipkin_path[256]; /* default /api/v2/spans (json_v2), /api/v1/spans (v1, thrift) */
     bool gzip;
     uint32_t connect_timeout_ms; /* 2000 */
     uint32_t request_timeout_ms; /* 10000: whole POST exchange */
@@ -62,10 +65,12 @@ struct agent_settings {
  * <problems> and returns -EINVAL when any value is invalid; <s> is then incomplete. */
 int settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *problems);
 
-/* Parses "http://host[:port][/path]" into host, port and path ("" path: /api/v2/spans).
- * Returns 0 or -EINVAL (https, user info, bad port, empty host, too long). */
-int settings_parse_url(const char *url, char *host, size_t hostlen, uint16_t *ret_port, char *path,
-                       size_t pathlen);
+/* Parses "http://host[:port][/path]" (port 9411; no path: <default_path>) or
+ * "scribe://host[:port]" (port 9410, no path) into host, port and path, and says which in
+ * *ret_scribe. Returns 0 or -EINVAL (https, user info, bad port, empty host, a path after
+ * scribe://, too long). */
+int settings_parse_url(const char *url, const char *default_path, char *host, size_t hostlen,
+                       uint16_t *ret_port, char *path, size_t pathlen, bool *ret_scribe);
 
 /* Appends the settings as a JSON object (for /admin/settings.json). */
 void settings_to_json(const struct agent_settings *s, struct strbuf *out);

@@ -168,42 +168,43 @@ START_TEST(test_agent_store_evicts)
 }
 END_TEST
 
+static char host[64], path[64];
+static uint16_t port;
+static bool scribe;
+
+static int
+url(const char *u)
+{
+    return settings_parse_url(u, "/api/v2/spans", host, sizeof(host), &port, path, sizeof(path),
+                              &scribe);
+}
+
 START_TEST(test_agent_settings_url)
 {
-    char host[64], path[64];
-    uint16_t port;
-
-    ck_assert_int_eq(
-        settings_parse_url("http://zipkin", host, sizeof(host), &port, path, sizeof(path)), 0);
+    ck_assert_int_eq(url("http://zipkin"), 0);
     ck_assert_str_eq(host, "zipkin");
     ck_assert_uint_eq(port, 9411);
     ck_assert_str_eq(path, "/api/v2/spans");
-    ck_assert_int_eq(settings_parse_url("http://10.0.0.1:8080/x/y", host, sizeof(host), &port, path,
-                                        sizeof(path)),
-                     0);
+    ck_assert(!scribe);
+    ck_assert_int_eq(url("http://10.0.0.1:8080/x/y"), 0);
     ck_assert_str_eq(host, "10.0.0.1");
     ck_assert_uint_eq(port, 8080);
     ck_assert_str_eq(path, "/x/y");
-    ck_assert_int_eq(
-        settings_parse_url("http://[::1]:9411", host, sizeof(host), &port, path, sizeof(path)), 0);
+    ck_assert_int_eq(url("http://[::1]:9411"), 0);
     ck_assert_str_eq(host, "::1");
-    ck_assert_int_eq(
-        settings_parse_url("https://zipkin", host, sizeof(host), &port, path, sizeof(path)),
-        -EINVAL);
-    ck_assert_int_eq(
-        settings_parse_url("http://u@zipkin", host, sizeof(host), &port, path, sizeof(path)),
-        -EINVAL);
-    ck_assert_int_eq(
-        settings_parse_url("http://zipkin:0", host, sizeof(host), &port, path, sizeof(path)),
-        -EINVAL);
-    ck_assert_int_eq(
-        settings_parse_url("http://zipkin:70000", host, sizeof(host), &port, path, sizeof(path)),
-        -EINVAL);
-    ck_assert_int_eq(
-        settings_parse_url("http://:80", host, sizeof(host), &port, path, sizeof(path)), -EINVAL);
-    ck_assert_int_eq(
-        settings_parse_url("http://zipkin:x", host, sizeof(host), &port, path, sizeof(path)),
-        -EINVAL);
+    ck_assert_int_eq(url("scribe://collector"), 0);
+    ck_assert(scribe);
+    ck_assert_uint_eq(port, 9410);
+    ck_assert_str_eq(path, "");
+    ck_assert_int_eq(url("scribe://collector:1463/"), 0);
+    ck_assert_uint_eq(port, 1463);
+    ck_assert_int_eq(url("scribe://collector/api"), -EINVAL);
+    ck_assert_int_eq(url("https://zipkin"), -EINVAL);
+    ck_assert_int_eq(url("http://u@zipkin"), -EINVAL);
+    ck_assert_int_eq(url("http://zipkin:0"), -EINVAL);
+    ck_assert_int_eq(url("http://zipkin:70000"), -EINVAL);
+    ck_assert_int_eq(url("http://:80"), -EINVAL);
+    ck_assert_int_eq(url("http://zipkin:x"), -EINVAL);
 }
 END_TEST
 
@@ -226,6 +227,13 @@ START_TEST(test_agent_settings_env)
     ck_assert(s.keep_errors);
     ck_assert_str_eq(s.zipkin_host, "z");
     ck_assert_uint_eq(s.zipkin_port, 1);
+    setenv("MESHAGENT_ZIPKIN_ENCODING", "thrift", 1);
+    setenv("MESHAGENT_ZIPKIN_URL", "http://z", 1);
+    ck_assert_int_eq(settings_load(&s, NULL, &problems), 0);
+    ck_assert_str_eq(s.zipkin_path, "/api/v1/spans");
+    setenv("MESHAGENT_ZIPKIN_ENCODING", "xml", 1);
+    ck_assert_int_eq(settings_load(&s, NULL, &problems), -EINVAL);
+    unsetenv("MESHAGENT_ZIPKIN_ENCODING");
     setenv("MESHAGENT_SAMPLE_RATE", "2", 1);
     setenv("MESHAGENT_BATCH_SPANS", "-1", 1);
     ck_assert_int_eq(settings_load(&s, NULL, &problems), -EINVAL);

@@ -1,4 +1,4 @@
-/* agent/ship_http.h - ships encoded batches to a Zipkin HTTP collector: POST <path> (JSON
+/* agent/ship.h - ships encoded batches to a Zipkin HTTP collector: POST <path> (JSON
  * v2 to /api/v2/spans by default) over one keep-alive connection, one request at a time,
  * on the agent's libev loop. Nothing blocks: the host name is looked up on the resolver
  * thread, again at every reconnect; sockets are non-blocking.
@@ -13,10 +13,10 @@
  *
  * The queue is bounded in bytes (request bodies, in flight included); a batch that does
  * not fit is dropped with reason "queue_full". Books: every span given to
- * ship_http_enqueue() is, at any moment, exactly one of shipped, dropped (rejected,
- * queue_full) or pending (ship_http_pending_spans()). */
-#ifndef MESH_AGENT_SHIP_HTTP_H
-#define MESH_AGENT_SHIP_HTTP_H
+ * ship_enqueue() is, at any moment, exactly one of shipped, dropped (rejected,
+ * queue_full) or pending (ship_pending_spans()). */
+#ifndef MESH_AGENT_SHIP_H
+#define MESH_AGENT_SHIP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,14 +25,21 @@
 #include <ev.h>
 
 struct batch;
-struct ship_http;
+struct ship;
 struct stats_hist;
 
-struct ship_http_cfg {
-    char host[256]; /* name or IP literal (no brackets) */
+enum ship_proto {
+    SHIP_HTTP = 0,
+    SHIP_SCRIBE,
+};
+
+struct ship_cfg {
+    enum ship_proto proto;
+    char content_type[48]; /* HTTP: of the bodies, e.g. "application/json" */
+    char host[256];        /* name or IP literal (no brackets) */
     uint16_t port;
-    char path[256];
-    bool gzip; /* compress bodies (needs zlib at build time) */
+    char path[256]; /* HTTP */
+    bool gzip;      /* HTTP: compress bodies (needs zlib at build time) */
     uint32_t connect_timeout_ms;
     uint32_t request_timeout_ms;
     uint32_t retry_min_ms;
@@ -41,7 +48,7 @@ struct ship_http_cfg {
 };
 
 /* Counter cells the shipper increments (stats registry cells; NULL ones are skipped). */
-struct ship_http_counters {
+struct ship_counters {
     uint64_t *shipped;          /* spans the collector accepted */
     uint64_t *batches;          /* requests the collector accepted */
     uint64_t *requests;         /* requests sent (attempts) */
@@ -53,25 +60,25 @@ struct ship_http_counters {
     struct stats_hist *latency; /* request sent -> reply read */
 };
 
-struct ship_http *ship_http_new(struct ev_loop *loop, const struct ship_http_cfg *cfg,
-                                const struct ship_http_counters *counters);
+struct ship *ship_new(struct ev_loop *loop, const struct ship_cfg *cfg,
+                      const struct ship_counters *counters);
 /* Closes the connection and frees every batch still queued (the caller has read
- * ship_http_pending_spans() to account for them). NULL is a no-op. */
-struct ship_http *ship_http_free(struct ship_http *sh);
+ * ship_pending_spans() to account for them). NULL is a no-op. */
+struct ship *ship_free(struct ship *sh);
 /* Reload: a new host, port or path closes the connection (an exchange in flight is
  * retried on the next one); the rest applies to the next decision. */
-void ship_http_set_cfg(struct ship_http *sh, const struct ship_http_cfg *cfg);
+void ship_set_cfg(struct ship *sh, const struct ship_cfg *cfg);
 
 /* Takes ownership of <b>. Returns 0 when queued, -ENOBUFS when it did not fit (then it
  * is freed and counted as dropped_queue). */
-int ship_http_enqueue(struct ship_http *sh, struct batch *b);
+int ship_enqueue(struct ship *sh, struct batch *b);
 
-uint64_t ship_http_pending_spans(const struct ship_http *sh); /* queued + in flight */
-uint64_t ship_http_pending_bytes(const struct ship_http *sh);
-unsigned ship_http_pending_batches(const struct ship_http *sh);
+uint64_t ship_pending_spans(const struct ship *sh); /* queued + in flight */
+uint64_t ship_pending_bytes(const struct ship *sh);
+unsigned ship_pending_batches(const struct ship *sh);
 /* 1 after a successful exchange or connect, 0 after a failed one, -1 before any. */
-int ship_http_reachable(const struct ship_http *sh);
+int ship_reachable(const struct ship *sh);
 /* Ends back-off: the next attempt starts now (SIGTERM's final flush). */
-void ship_http_hurry(struct ship_http *sh);
+void ship_hurry(struct ship *sh);
 
 #endif

@@ -1,8 +1,8 @@
-/* agent/ship_http.c - the Zipkin HTTP shipper (see ship_http.h for the policy).
+/* agent/ship.c - the shipper, Zipkin HTTP or Scribe (see ship.h for the policy).
  *
- * One connection, one request at a time: Zipkin answers 202 as soon as it has decoded a
- * batch, so a batch of 1,000 spans a request keeps up with the agent's whole input, and
- * the books stay simple (one batch in flight at most). States:
+ * One connection, one request at a time: Zipkin answers 202 (or OK) as soon as it has
+ * decoded a batch, so a batch of 1,000 spans a request keeps up with the agent's whole
+ * input, and the books stay simple (one batch in flight at most). States:
  *
  *   DOWN       no socket      -> RESOLVING (queue not empty, no back-off running)
  *   RESOLVING  lookup running -> CONNECTING | DOWN + back-off (lookup failed)
@@ -11,10 +11,13 @@
  *   SENDING    writing        -> RECEIVING | DOWN + retry
  *   RECEIVING  reading reply  -> IDLE | DOWN (no keep-alive, or failure + retry)
  *
- * One ev_timer serves the connect and request deadlines, another the back-off. The
- * request head and the body go out with writev; the reply head is parsed with
- * proto/http1 and its body is read and discarded (its first bytes kept for the log). */
-#include "agent/ship_http.h"
+ * One ev_timer serves the connect and request deadlines, another the back-off. HTTP: the
+ * request head and the body go out with writev; the reply head is parsed with proto/http1
+ * and its body is read and discarded (its first bytes kept for the log). Scribe: the body
+ * is already a framed call; the framed reply is parsed by scribe_parse_reply() and its
+ * seqid must be the call's. Both end in sh_done() with an HTTP-like status (Scribe OK 200,
+ * TRY_LATER 503, exception 400), so the policy is written once. */
+#include "agent/ship.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +45,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "proto/http1.h"
+#include "proto/zipkin.h"
 
 #define REPLY_HEAD_MAX 16384
 #define EXCERPT_MAX    200
@@ -55,10 +59,10 @@ enum sh_state {
     SH_RECEIVING,
 };
 
-struct ship_http {
+struct ship {
     struct ev_loop *loop;
-    struct ship_http_cfg cfg;
-    struct ship_http_counters ct;
+    struct ship_cfg cfg;
+    struct ship_counters ct;
     enum sh_state state;
     struct resolver *resolver;
 
@@ -99,13 +103,13 @@ struct ship_http {
     struct log_ratelimit rl;
 };
 
-static void sh_kick(struct ship_http *sh);
-static void sh_connect_next(struct ship_http *sh);
+static void sh_kick(struct ship *sh);
+static void sh_connect_next(struct ship *sh);
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
 static uint64_t
-sh_random(struct ship_http *sh)
+sh_random(struct ship *sh)
 {
     /* xorshift64*: jitter only */
     sh->rng ^= sh->rng >> 12;
@@ -115,7 +119,7 @@ sh_random(struct ship_http *sh)
 }
 
 static void
-sh_close(struct ship_http *sh)
+sh_close(struct ship *sh)
 {
     if (sh->fd >= 0) {
         ev_io_stop(sh->loop, &sh->io);
@@ -130,7 +134,7 @@ sh_close(struct ship_http *sh)
 }
 
 static void
-sh_watch(struct ship_http *sh, int events)
+sh_watch(struct ship *sh, int events)
 {
     ev_io_stop(sh->loop, &sh->io);
     ev_io_set(&sh->io, sh->fd, events);
@@ -138,7 +142,7 @@ sh_watch(struct ship_http *sh, int events)
 }
 
 static void
-sh_arm_deadline(struct ship_http *sh, uint32_t ms)
+sh_arm_deadline(struct ship *sh, uint32_t ms)
 {
     ev_timer_stop(sh->loop, &sh->deadline);
     ev_timer_set(&sh->deadline, ms / 1000.0, 0.);
@@ -146,7 +150,7 @@ sh_arm_deadline(struct ship_http *sh, uint32_t ms)
 }
 
 static void
-sh_start_backoff(struct ship_http *sh)
+sh_start_backoff(struct ship *sh)
 {
     uint64_t d = sh->cfg.retry_min_ms;
     double wait;
@@ -163,7 +167,7 @@ sh_start_backoff(struct ship_http *sh)
 }
 
 static void
-sh_unqueue(struct ship_http *sh, struct batch *b, bool gone)
+sh_unqueue(struct ship *sh, struct batch *b, bool gone)
 {
     if (gone) {
         sh->pending_spans -= b->n_spans;
@@ -173,7 +177,7 @@ sh_unqueue(struct ship_http *sh, struct batch *b, bool gone)
 
 /* The exchange in flight failed: put its batch back in front, close, back off. */
 static void
-sh_fail(struct ship_http *sh, const char *what, int err, bool connection)
+sh_fail(struct ship *sh, const char *what, int err, bool connection)
 {
     struct batch *b = sh->inflight;
     bool stale_keepalive =
@@ -208,7 +212,7 @@ sh_fail(struct ship_http *sh, const char *what, int err, bool connection)
 /* ---- connecting ---------------------------------------------------------------------- */
 
 static void
-sh_connected(struct ship_http *sh)
+sh_connected(struct ship *sh)
 {
     int one = 1;
 
@@ -223,7 +227,7 @@ sh_connected(struct ship_http *sh)
 }
 
 static void
-sh_connect_next(struct ship_http *sh)
+sh_connect_next(struct ship *sh)
 {
     for (; sh->addr_idx < sh->addrs.n_addrs; sh->addr_idx++) {
         const struct sockaddr *sa = (const struct sockaddr *) &sh->addrs.addrs[sh->addr_idx];
@@ -254,7 +258,7 @@ sh_connect_next(struct ship_http *sh)
 static void
 sh_on_resolved(const struct resolver_result *res, void *arg)
 {
-    struct ship_http *sh = arg;
+    struct ship *sh = arg;
 
     if (sh->state != SH_RESOLVING)
         return;
@@ -276,7 +280,7 @@ sh_on_resolved(const struct resolver_result *res, void *arg)
 }
 
 static void
-sh_start_connect(struct ship_http *sh)
+sh_start_connect(struct ship *sh)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *) &sh->addrs.addrs[0];
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &sh->addrs.addrs[0];
@@ -308,7 +312,7 @@ sh_start_connect(struct ship_http *sh)
 /* ---- one exchange -------------------------------------------------------------------- */
 
 static void
-sh_send_next(struct ship_http *sh)
+sh_send_next(struct ship *sh)
 {
     struct batch *b = list_entry(sh->queue.next, struct batch, link);
 
@@ -317,16 +321,20 @@ sh_send_next(struct ship_http *sh)
     sh->inflight = b;
     b->attempts++;
     strbuf_reset(&sh->head);
-    if (strchr(sh->cfg.host, ':') != NULL)
+    if (sh->cfg.proto == SHIP_SCRIBE)
+        ; /* the body is the whole framed call */
+    else if (strchr(sh->cfg.host, ':') != NULL)
         strbuf_addf(&sh->head, "POST %s HTTP/1.1\r\nHost: [%s]:%u\r\n", sh->cfg.path, sh->cfg.host,
                     sh->cfg.port);
     else
         strbuf_addf(&sh->head, "POST %s HTTP/1.1\r\nHost: %s:%u\r\n", sh->cfg.path, sh->cfg.host,
                     sh->cfg.port);
-    strbuf_addf(&sh->head,
-                "User-Agent: meshagent\r\nContent-Type: application/json\r\n"
-                "Content-Length: %zu\r\nb3: 0\r\n%s\r\n",
-                b->body.len, b->gzipped ? "Content-Encoding: gzip\r\n" : "");
+    if (sh->cfg.proto == SHIP_HTTP)
+        strbuf_addf(&sh->head,
+                    "User-Agent: meshagent\r\nContent-Type: %s\r\n"
+                    "Content-Length: %zu\r\nb3: 0\r\n%s\r\n",
+                    sh->cfg.content_type, b->body.len,
+                    b->gzipped ? "Content-Encoding: gzip\r\n" : "");
     sh->out_off = 0;
     sh->in_len = 0;
     sh->have_head = false;
@@ -340,7 +348,7 @@ sh_send_next(struct ship_http *sh)
 }
 
 static void
-sh_do_send(struct ship_http *sh)
+sh_do_send(struct ship *sh)
 {
     struct batch *b = sh->inflight;
     size_t total = sh->head.len + b->body.len;
@@ -375,7 +383,7 @@ sh_do_send(struct ship_http *sh)
 }
 
 static void
-sh_keep_excerpt(struct ship_http *sh, const char *p, size_t len)
+sh_keep_excerpt(struct ship *sh, const char *p, size_t len)
 {
     size_t take = MESH_MIN(len, EXCERPT_MAX - sh->excerpt_len);
 
@@ -386,7 +394,7 @@ sh_keep_excerpt(struct ship_http *sh, const char *p, size_t len)
 
 /* The reply is complete. */
 static void
-sh_done(struct ship_http *sh)
+sh_done(struct ship *sh)
 {
     struct batch *b = sh->inflight;
     int st = sh->status;
@@ -410,7 +418,7 @@ sh_done(struct ship_http *sh)
         sh->reachable = 1;
         if (log_ratelimit_ok(&sh->rl))
             log_warn("zipkin: %s:%u answered %d (%s), retrying %u spans later", sh->cfg.host,
-                     sh->cfg.port, st, sh->excerpt, b->n_spans);
+                     sh->cfg.port, sh->cfg.proto == SHIP_SCRIBE ? 0 : st, sh->excerpt, b->n_spans);
         sh_start_backoff(sh);
     } else {
         stats_inc(sh->ct.dropped_rejected, b->n_spans);
@@ -433,7 +441,7 @@ sh_done(struct ship_http *sh)
 
 /* Consumes reply body bytes at <p>; returns 1 when the body ended, 0 for more, -1 bad. */
 static int
-sh_body(struct ship_http *sh, const char *p, size_t len)
+sh_body(struct ship *sh, const char *p, size_t len)
 {
     struct http1_error err;
     size_t used;
@@ -460,8 +468,44 @@ sh_body(struct ship_http *sh, const char *p, size_t len)
     return -1;
 }
 
+/* Scribe: a framed Log() reply in sh->in. */
 static void
-sh_do_receive(struct ship_http *sh)
+sh_scribe_reply(struct ship *sh)
+{
+    enum scribe_result res;
+    int32_t seqid;
+    int r = scribe_parse_reply((const uint8_t *) sh->in, sh->in_len, &seqid, &res);
+
+    if (r == -EAGAIN) {
+        if (sh->in_len == sizeof(sh->in))
+            sh_fail(sh, "Scribe reply too large", 0, false);
+        return;
+    }
+    sh->have_head = true;
+    sh->keep_alive = true;
+    sh->excerpt_len = 0;
+    if (r < 0) {
+        /* an exception: Zipkin failed to decode a message and dropped the whole call */
+        sh->status = 400;
+        sh->keep_alive = false;
+        snprintf(sh->excerpt, sizeof(sh->excerpt), "exception reply to Log()");
+    } else if (seqid != sh->inflight->seqid) {
+        sh->have_head = false;
+        sh_fail(sh, "Scribe reply for another call", 0, false);
+        return;
+    } else if (res == SCRIBE_OK) {
+        sh->status = 200;
+        snprintf(sh->excerpt, sizeof(sh->excerpt), "OK");
+    } else {
+        sh->status = 503;
+        snprintf(sh->excerpt, sizeof(sh->excerpt), "TRY_LATER");
+    }
+    sh->in_len = 0;
+    sh_done(sh);
+}
+
+static void
+sh_do_receive(struct ship *sh)
 {
     for (;;) {
         ssize_t n = read(sh->fd, sh->in + sh->in_len, sizeof(sh->in) - sh->in_len);
@@ -485,6 +529,12 @@ sh_do_receive(struct ship_http *sh)
             return;
         }
         sh->in_len += (size_t) n;
+        if (sh->cfg.proto == SHIP_SCRIBE) {
+            sh_scribe_reply(sh);
+            if (sh->state != SH_RECEIVING)
+                return;
+            continue;
+        }
         if (!sh->have_head) {
             struct http1_header hdrs[64];
             struct http1_response rsp;
@@ -530,7 +580,7 @@ sh_do_receive(struct ship_http *sh)
 static void
 sh_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-    struct ship_http *sh = container_of(w, struct ship_http, io);
+    struct ship *sh = container_of(w, struct ship, io);
     int err = 0;
     socklen_t errlen = sizeof(err);
 
@@ -577,7 +627,7 @@ sh_on_io(struct ev_loop *loop, ev_io *w, int revents)
 static void
 sh_on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct ship_http *sh = container_of(t, struct ship_http, deadline);
+    struct ship *sh = container_of(t, struct ship, deadline);
 
     (void) loop;
     (void) revents;
@@ -597,7 +647,7 @@ sh_on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 sh_on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct ship_http *sh = container_of(t, struct ship_http, backoff);
+    struct ship *sh = container_of(t, struct ship, backoff);
 
     (void) loop;
     (void) revents;
@@ -606,7 +656,7 @@ sh_on_backoff(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 static void
-sh_kick(struct ship_http *sh)
+sh_kick(struct ship *sh)
 {
     if (sh->backing_off || list_empty(&sh->queue))
         return;
@@ -618,11 +668,10 @@ sh_kick(struct ship_http *sh)
 
 /* ---- public -------------------------------------------------------------------------- */
 
-struct ship_http *
-ship_http_new(struct ev_loop *loop, const struct ship_http_cfg *cfg,
-              const struct ship_http_counters *counters)
+struct ship *
+ship_new(struct ev_loop *loop, const struct ship_cfg *cfg, const struct ship_counters *counters)
 {
-    struct ship_http *sh = xcalloc(1, sizeof(*sh));
+    struct ship *sh = xcalloc(1, sizeof(*sh));
 
     sh->loop = loop;
     sh->cfg = *cfg;
@@ -642,8 +691,8 @@ ship_http_new(struct ev_loop *loop, const struct ship_http_cfg *cfg,
     return sh;
 }
 
-struct ship_http *
-ship_http_free(struct ship_http *sh)
+struct ship *
+ship_free(struct ship *sh)
 {
     struct list *pos, *tmp;
 
@@ -666,15 +715,17 @@ ship_http_free(struct ship_http *sh)
 }
 
 void
-ship_http_set_cfg(struct ship_http *sh, const struct ship_http_cfg *cfg)
+ship_set_cfg(struct ship *sh, const struct ship_cfg *cfg)
 {
     bool moved = strcmp(cfg->host, sh->cfg.host) != 0 || cfg->port != sh->cfg.port ||
-                 strcmp(cfg->path, sh->cfg.path) != 0;
+                 strcmp(cfg->path, sh->cfg.path) != 0 || cfg->proto != sh->cfg.proto;
 
     sh->cfg = *cfg;
     if (!moved)
         return;
-    log_notice("zipkin: collector is now http://%s:%u%s", cfg->host, cfg->port, cfg->path);
+    log_notice("zipkin: collector is now %s://%s:%u%s",
+               cfg->proto == SHIP_SCRIBE ? "scribe" : "http", cfg->host, cfg->port,
+               cfg->proto == SHIP_SCRIBE ? "" : cfg->path);
     if (sh->inflight != NULL) {
         list_insert_head(&sh->queue, &sh->inflight->link);
         sh->n_queued++;
@@ -726,10 +777,10 @@ gzip_body(struct batch *b)
 #endif
 
 int
-ship_http_enqueue(struct ship_http *sh, struct batch *b)
+ship_enqueue(struct ship *sh, struct batch *b)
 {
 #ifdef MESH_HAVE_ZLIB
-    if (sh->cfg.gzip && !b->gzipped)
+    if (sh->cfg.gzip && sh->cfg.proto == SHIP_HTTP && !b->gzipped)
         (void) gzip_body(b); /* on failure it goes uncompressed */
 #endif
     if (sh->pending_bytes + b->body.len > sh->cfg.queue_bytes && sh->pending_bytes > 0) {
@@ -749,31 +800,31 @@ ship_http_enqueue(struct ship_http *sh, struct batch *b)
 }
 
 uint64_t
-ship_http_pending_spans(const struct ship_http *sh)
+ship_pending_spans(const struct ship *sh)
 {
     return sh->pending_spans;
 }
 
 uint64_t
-ship_http_pending_bytes(const struct ship_http *sh)
+ship_pending_bytes(const struct ship *sh)
 {
     return sh->pending_bytes;
 }
 
 unsigned
-ship_http_pending_batches(const struct ship_http *sh)
+ship_pending_batches(const struct ship *sh)
 {
     return sh->n_queued + (sh->inflight != NULL);
 }
 
 int
-ship_http_reachable(const struct ship_http *sh)
+ship_reachable(const struct ship *sh)
 {
     return sh->reachable;
 }
 
 void
-ship_http_hurry(struct ship_http *sh)
+ship_hurry(struct ship *sh)
 {
     if (!sh->backing_off)
         return;
