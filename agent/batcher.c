@@ -61,8 +61,8 @@ batcher_new(const struct batcher_cfg *cfg, const struct batcher_format *fmt,
 
     b->cfg = *cfg;
     b->fmt = *fmt;
-    b->close_len = strlen(fmt->close);
-    b->sep_len = strlen(fmt->sep);
+    b->close_len = fmt->close ? strlen(fmt->close) : 0;
+    b->sep_len = fmt->sep ? strlen(fmt->sep) : 0;
     b->flush = flush;
     b->arg = arg;
     list_init(&b->spans);

@@ -718,6 +718,98 @@ START_TEST(test_agent_prometheus)
 }
 END_TEST
 
+/* ---- Scribe and v1 encodings -------------------------------------------------------------- */
+
+static void
+use_scribe(void)
+{
+    char url[128];
+
+    snprintf(url, sizeof(url), "scribe://127.0.0.1:%d", sink_port);
+    setenv("MESHAGENT_ZIPKIN_URL", url, 1);
+}
+
+START_TEST(test_agent_scribe_exact)
+{
+    struct span *v = make_traces(150, SPAN_F_SAMPLED);
+    char id[17];
+
+    sink = zipkin_sink_start_scribe(sink_port);
+    agent_env();
+    use_scribe();
+    setenv("MESHAGENT_BATCH_SPANS", "100", 1);
+    agent_start();
+    push_spans(v, 300);
+    ck_assert(wait_metric("spans/shipped", 300, 10000));
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 300);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    for (size_t i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "%016llx", (unsigned long long) v[i].span_id);
+        ck_assert_int_eq(zipkin_sink_count_id(sink, id), 1);
+    }
+    ck_assert(zipkin_sink_bodies_ok(sink)); /* every message decoded as a Thrift span */
+    ck_assert_int_ge(zipkin_sink_requests(sink), 3);
+    ck_assert_int_eq(metric("ship/connects"), 1);
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
+START_TEST(test_agent_scribe_try_later_and_exception)
+{
+    struct span *v = make_traces(20, SPAN_F_SAMPLED);
+
+    sink = zipkin_sink_start_scribe(sink_port);
+    zipkin_sink_script(sink, 503, 2); /* TRY_LATER twice */
+    agent_env();
+    use_scribe();
+    setenv("MESHAGENT_BATCH_INTERVAL_MS", "300", 1);
+    agent_start();
+    push_spans(v, 20);
+    ck_assert(wait_metric("spans/shipped", 20, 10000));
+    ck_assert_int_ge(metric("ship/retried"), 2);
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 20);
+    zipkin_sink_script(sink, 400, 1); /* an exception: Zipkin dropped the call */
+    for (size_t i = 0; i < 40; i++)
+        v[i].span_id += 0x100000;
+    push_spans(v, 20);
+    ck_assert(wait_metric("spans/dropped/rejected", 20, 10000));
+    push_spans(v + 20, 20);
+    ck_assert(wait_metric("spans/shipped", 40, 10000));
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 40);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
+START_TEST(test_agent_http_json_v1)
+{
+    struct span *v = make_traces(10, SPAN_F_SAMPLED);
+    char *body, url[128];
+
+    sink = zipkin_sink_start(sink_port);
+    agent_env();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", sink_port); /* path: /api/v1/spans */
+    setenv("MESHAGENT_ZIPKIN_URL", url, 1);
+    setenv("MESHAGENT_ZIPKIN_ENCODING", "json_v1", 1);
+    agent_start();
+    push_spans(v, 20);
+    ck_assert(wait_metric("spans/shipped", 20, 10000));
+    body = zipkin_sink_last_body(sink);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_ptr_nonnull(strstr(body, "\"annotations\""));
+    ck_assert_ptr_nonnull(strstr(body, "\"value\":\"sr\""));
+    ck_assert(zipkin_sink_bodies_ok(sink));
+    free(body);
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
 /* ---- with meshd ------------------------------------------------------------------------- */
 
 static struct harness_meshd md;
@@ -869,6 +961,14 @@ agent_suite(void)
     tcase_add_test(tc, test_agent_sink_400_dropped);
     tcase_add_test(tc, test_agent_sigterm_flushes);
     tcase_add_test(tc, test_agent_sigterm_deadline_counts_drops);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("scribe_and_v1");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_agent_scribe_exact);
+    tcase_add_test(tc, test_agent_scribe_try_later_and_exception);
+    tcase_add_test(tc, test_agent_http_json_v1);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("with_meshd");

@@ -44,6 +44,7 @@ struct zipkin_sink {
     struct zipkin_sink_span *spans; /* one per id, same order */
     char *last_body;
     bool bodies_ok;
+    bool scribe; /* speaks Scribe instead of HTTP */
     int script_status;
     unsigned script_count;
     unsigned delay_ms;
@@ -169,10 +170,284 @@ has_header(const struct http1_request *req, const char *name, const char *value)
     return false;
 }
 
+/* ---- Scribe: a minimal TBinaryProtocol reader ---------------------------------------- */
+
+struct trd {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static uint64_t
+trd_n(struct trd *r, int n)
+{
+    uint64_t v = 0;
+
+    if (r->end - r->p < n) {
+        r->bad = true;
+        r->p = r->end;
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        v = v << 8 | *r->p++;
+    return v;
+}
+
+static const uint8_t *
+trd_bytes(struct trd *r, size_t *ret_len)
+{
+    uint32_t len = (uint32_t) trd_n(r, 4);
+    const uint8_t *p = r->p;
+
+    if ((size_t) (r->end - r->p) < len) {
+        r->bad = true;
+        r->p = r->end;
+        *ret_len = 0;
+        return p;
+    }
+    r->p += len;
+    *ret_len = len;
+    return p;
+}
+
+static void
+trd_skip(struct trd *r, int type, int depth)
+{
+    size_t len, n;
+    int kt, vt;
+
+    if (depth > 16) {
+        r->bad = true;
+        return;
+    }
+    switch (type) {
+    case 2: /* bool */
+    case 3: /* byte */
+        (void) trd_n(r, 1);
+        break;
+    case 6:
+        (void) trd_n(r, 2);
+        break;
+    case 8:
+        (void) trd_n(r, 4);
+        break;
+    case 4: /* double */
+    case 10:
+        (void) trd_n(r, 8);
+        break;
+    case 11:
+        (void) trd_bytes(r, &len);
+        break;
+    case 12:
+        while (!r->bad) {
+            int ft = (int) trd_n(r, 1);
+
+            if (ft == 0)
+                break;
+            (void) trd_n(r, 2);
+            trd_skip(r, ft, depth + 1);
+        }
+        break;
+    case 13:
+        kt = (int) trd_n(r, 1);
+        vt = (int) trd_n(r, 1);
+        n = (size_t) trd_n(r, 4);
+        for (size_t i = 0; i < n && !r->bad; i++) {
+            trd_skip(r, kt, depth + 1);
+            trd_skip(r, vt, depth + 1);
+        }
+        break;
+    case 14:
+    case 15:
+        kt = (int) trd_n(r, 1);
+        n = (size_t) trd_n(r, 4);
+        for (size_t i = 0; i < n && !r->bad; i++)
+            trd_skip(r, kt, depth + 1);
+        break;
+    default:
+        r->bad = true;
+    }
+}
+
+static int
+b64val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes one message (base64 of a Thrift v1 Span) and records it; false if malformed. */
+static bool
+record_scribe_span(struct zipkin_sink *s, const uint8_t *msg, size_t len)
+{
+    uint8_t *raw = malloc(len);
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    struct trd r;
+    struct zipkin_sink_span sp;
+    bool have_id = false;
+
+    for (size_t i = 0; i < len; i++) {
+        int v = b64val(msg[i]);
+
+        if (v < 0)
+            continue; /* '=' and line breaks, as Java's MIME decoder */
+        acc = acc << 6 | (uint32_t) v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[n++] = (uint8_t) (acc >> bits);
+        }
+    }
+    r = (struct trd){raw, raw + n, false};
+    memset(&sp, 0, sizeof(sp));
+    while (!r.bad) {
+        int ft = (int) trd_n(&r, 1);
+        int id;
+
+        if (ft == 0)
+            break;
+        id = (int) trd_n(&r, 2);
+        if (ft == 10 && (id == 1 || id == 4 || id == 5)) {
+            uint64_t v = trd_n(&r, 8);
+
+            if (id == 1)
+                snprintf(sp.trace_id, sizeof(sp.trace_id), "%016llx", (unsigned long long) v);
+            else if (id == 4)
+                sp.id = v, have_id = true;
+            else
+                sp.parent_id = v;
+        } else {
+            trd_skip(&r, ft, 0);
+        }
+    }
+    free(raw);
+    if (r.bad || !have_id)
+        return false;
+    if (s->n_ids == s->cap_ids) {
+        s->cap_ids = s->cap_ids ? s->cap_ids * 2 : 1024;
+        s->ids = realloc(s->ids, s->cap_ids * sizeof(*s->ids));
+        s->spans = realloc(s->spans, s->cap_ids * sizeof(*s->spans));
+    }
+    s->spans[s->n_ids] = sp;
+    s->ids[s->n_ids++] = sp.id;
+    return true;
+}
+
+static char *
+put32(char *p, uint32_t v)
+{
+    *p++ = (char) (v >> 24);
+    *p++ = (char) (v >> 16);
+    *p++ = (char) (v >> 8);
+    *p++ = (char) v;
+    return p;
+}
+
+/* Handles complete framed Log() calls in <c>; returns -1 to close. */
+static int
+conn_serve_scribe(struct zipkin_sink *s, struct sink_conn *c)
+{
+    while (c->len >= 4) {
+        const uint8_t *b = (const uint8_t *) c->in;
+        uint32_t flen = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+        struct trd r = {b + 4, b + 4 + flen, false};
+        uint32_t seqid;
+        size_t nlen, n_entries;
+        int status;
+        bool ok = true;
+        char reply[128], *p = reply + 4;
+
+        if (c->len < 4 + (size_t) flen)
+            return 0;
+        if (trd_n(&r, 4) != 0x80010001u)
+            return -1;
+        (void) trd_bytes(&r, &nlen);
+        seqid = (uint32_t) trd_n(&r, 4);
+        pthread_mutex_lock(&s->mu);
+        s->requests++;
+        status = 202;
+        if (s->script_count > 0) {
+            status = s->script_status;
+            s->script_count--;
+        }
+        /* args: field 1, list<LogEntry> */
+        if (trd_n(&r, 1) != 15 || trd_n(&r, 2) != 1 || trd_n(&r, 1) != 12)
+            ok = false;
+        n_entries = ok ? (size_t) trd_n(&r, 4) : 0;
+        for (size_t i = 0; ok && i < n_entries && !r.bad; i++) {
+            const uint8_t *cat = NULL, *msg = NULL;
+            size_t cat_len = 0, msg_len = 0;
+
+            while (!r.bad) {
+                int ft = (int) trd_n(&r, 1), id;
+
+                if (ft == 0)
+                    break;
+                id = (int) trd_n(&r, 2);
+                if (ft == 11 && id == 1)
+                    cat = trd_bytes(&r, &cat_len);
+                else if (ft == 11 && id == 2)
+                    msg = trd_bytes(&r, &msg_len);
+                else
+                    trd_skip(&r, ft, 0);
+            }
+            if (cat == NULL || msg == NULL || cat_len != 6 || memcmp(cat, "zipkin", 6) != 0)
+                ok = false;
+            else if (status >= 200 && status < 300 && !record_scribe_span(s, msg, msg_len))
+                ok = false;
+        }
+        if (!ok || r.bad)
+            s->bodies_ok = false;
+        pthread_mutex_unlock(&s->mu);
+        p = put32(p, status == 400 || !ok ? 0x80010003u : 0x80010002u);
+        p = put32(p, 3);
+        memcpy(p, "Log", 3);
+        p += 3;
+        p = put32(p, seqid);
+        if (status == 400 || !ok) {
+            /* TApplicationException {1: message, 2: type} */
+            *p++ = 11;
+            *p++ = 0;
+            *p++ = 1;
+            p = put32(p, 3);
+            memcpy(p, "bad", 3);
+            p += 3;
+            *p++ = 8;
+            *p++ = 0;
+            *p++ = 2;
+            p = put32(p, 6);
+        } else {
+            *p++ = 8; /* field 0: ResultCode */
+            *p++ = 0;
+            *p++ = 0;
+            p = put32(p, status == 503 ? 1u : 0u);
+        }
+        *p++ = 0; /* stop */
+        put32(reply, (uint32_t) (p - reply - 4));
+        if (send(c->fd, reply, (size_t) (p - reply), MSG_NOSIGNAL) != p - reply)
+            return -1;
+        memmove(c->in, c->in + 4 + flen, c->len - 4 - flen);
+        c->len -= 4 + (size_t) flen;
+    }
+    return 0;
+}
+
 /* Handles complete requests in <c>; returns -1 to close. */
 static int
 conn_serve(struct zipkin_sink *s, struct sink_conn *c)
 {
+    if (s->scribe)
+        return conn_serve_scribe(s, c);
     for (;;) {
         struct http1_header hdrs[64];
         struct http1_request req;
@@ -322,11 +597,12 @@ poke(struct zipkin_sink *s)
     (void) write(s->ctl[1], "x", 1);
 }
 
-struct zipkin_sink *
-zipkin_sink_start(int port)
+static struct zipkin_sink *
+sink_start(int port, bool scribe)
 {
     struct zipkin_sink *s = calloc(1, sizeof(*s));
 
+    s->scribe = scribe;
     pthread_mutex_init(&s->mu, NULL);
     s->port = port;
     s->want_up = true;
@@ -339,6 +615,18 @@ zipkin_sink_start(int port)
     if (pthread_create(&s->thread, NULL, sink_thread, s) != 0)
         abort();
     return s;
+}
+
+struct zipkin_sink *
+zipkin_sink_start(int port)
+{
+    return sink_start(port, false);
+}
+
+struct zipkin_sink *
+zipkin_sink_start_scribe(int port)
+{
+    return sink_start(port, true);
 }
 
 static void

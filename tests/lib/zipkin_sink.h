@@ -13,6 +13,12 @@ struct zipkin_sink;
 
 /* Listens on 127.0.0.1:<port> and serves from a new thread. Aborts on failure. */
 struct zipkin_sink *zipkin_sink_start(int port);
+/* The same as a Scribe collector (as Zipkin's, port 9410 style): framed TBinaryProtocol
+ * Log() calls, category "zipkin", each message the base64 of one Thrift v1 span; it
+ * answers OK. zipkin_sink_script() statuses mean: 2xx OK, 503 TRY_LATER, anything else an
+ * exception reply (Zipkin's answer to a message it cannot decode). Span kinds are not
+ * known (v1 spans have none); trace_id holds the low 64 bits in hex. */
+struct zipkin_sink *zipkin_sink_start_scribe(int port);
 /* Stops serving: closes the listener and every connection (the port refuses). */
 void zipkin_sink_down(struct zipkin_sink *s);
 /* Serves again on the same port. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/aspan.h"
 #include "agent/batcher.h"
 #include "proto/span.h"
 #include "tests/lib/check_main.h"
@@ -133,6 +134,71 @@ START_TEST(test_agent_batcher_oversize_span_alone)
 }
 END_TEST
 
+static void
+list(struct strbuf *out, const struct span *const *spans, size_t n, int32_t seqid)
+{
+    strbuf_addf(out, "#%d:", (int) seqid);
+    for (size_t i = 0; i < n; i++)
+        strbuf_addf(out, "%llu;", (unsigned long long) spans[i]->span_id);
+}
+
+static struct aspan *
+owned(uint64_t id)
+{
+    sp.span_id = id;
+    sp.name = "n";
+    sp.name_len = 1;
+    return aspan_new(&sp);
+}
+
+START_TEST(test_agent_batcher_list_format)
+{
+    static const struct batcher_format lf = {.list = list};
+    const struct batcher_cfg c = {.max_spans = 3, .max_bytes = 1 << 20, .interval_ms = 100};
+    struct batcher *lb = batcher_new(&c, &lf, on_flush, NULL);
+
+    for (uint64_t i = 1; i <= 4; i++)
+        ck_assert_int_eq(batcher_add_aspan(lb, owned(i), 0), 0);
+    ck_assert_uint_eq(n_got, 1);
+    ck_assert_str_eq(strbuf_str(&got[0]->body), "#1:1;2;3;");
+    ck_assert_int_eq(got[0]->seqid, 1);
+    batcher_tick(lb, 100000);
+    ck_assert_uint_eq(n_got, 2);
+    ck_assert_str_eq(strbuf_str(&got[1]->body), "#2:4;");
+    ck_assert_int_eq(got[1]->seqid, 2);
+    ck_assert_int_eq(batcher_add_aspan(lb, owned(5), 0), 0);
+    batcher_free(lb); /* frees the open batch's spans (ASan checks) */
+}
+END_TEST
+
+START_TEST(test_agent_batcher_list_bytes_estimate)
+{
+    static const struct batcher_format lf = {.list = list};
+    struct aspan *probe = owned(1);
+    const struct batcher_cfg c = {
+        .max_spans = 100, .max_bytes = (uint32_t) probe->mem * 2, .interval_ms = 100};
+    struct batcher *lb = batcher_new(&c, &lf, on_flush, NULL);
+
+    aspan_free(probe);
+    for (uint64_t i = 1; i <= 5; i++)
+        batcher_add_aspan(lb, owned(i), 0);
+    batcher_flush(lb);
+    ck_assert_uint_eq(n_got, 3); /* two spans' worth a batch */
+    ck_assert_str_eq(strbuf_str(&got[0]->body), "#1:1;2;");
+    ck_assert_str_eq(strbuf_str(&got[2]->body), "#3:5;");
+    batcher_free(lb);
+}
+END_TEST
+
+START_TEST(test_agent_batcher_streaming_takes_aspans)
+{
+    ck_assert_int_eq(batcher_add_aspan(b, owned(9), 0), 0);
+    batcher_flush(b);
+    ck_assert_uint_eq(n_got, 1);
+    ck_assert_str_eq(strbuf_str(&got[0]->body), "[{9,n}]");
+}
+END_TEST
+
 static Suite *
 batcher_suite(void)
 {
@@ -144,6 +210,9 @@ batcher_suite(void)
     tcase_add_test(tc, test_agent_batcher_by_age);
     tcase_add_test(tc, test_agent_batcher_by_bytes);
     tcase_add_test(tc, test_agent_batcher_oversize_span_alone);
+    tcase_add_test(tc, test_agent_batcher_list_format);
+    tcase_add_test(tc, test_agent_batcher_list_bytes_estimate);
+    tcase_add_test(tc, test_agent_batcher_streaming_takes_aspans);
     suite_add_tcase(s, tc);
     return s;
 }
