@@ -35,6 +35,7 @@
 #include "agent/sampler.h"
 #include "agent/settings.h"
 #include "agent/ship.h"
+#include "agent/spool.h"
 #include "agent/store.h"
 #include "common/cfg.h"
 #include "common/clock.h"
@@ -68,6 +69,7 @@ struct agent {
     struct sampler sampler;
     struct batcher *batcher; /* NULL in store mode */
     struct ship *ship;       /* NULL in store mode */
+    struct spool *spool;     /* behind <ship>, when configured */
     struct store *store;     /* NULL when a collector is configured */
     struct admin_http *admin;
 
@@ -85,17 +87,19 @@ struct agent {
         uint64_t *received, *merged, *assembled, *traces, *evicted, *kept_by_rule;
         uint64_t *batched, *batches, *shipped;
         uint64_t *drop_unsampled, *drop_thinned, *drop_budget, *drop_queue, *drop_rejected,
-            *drop_nomem, *drop_shutdown, *dropped;
+            *drop_nomem, *drop_shutdown, *drop_spool, *drop_spool_lost, *dropped;
+        uint64_t *spooled, *recovered;
         uint64_t *ship_batches, *ship_requests, *ship_retried, *ship_connects,
             *ship_connect_failures;
         int64_t *window_spans, *window_traces, *window_bytes, *batch_spans, *queue_spans,
             *queue_bytes, *queue_batches, *store_traces, *store_spans, *store_bytes, *reachable,
-            *pending, *unaccounted;
+            *spool_spans, *spool_bytes, *spool_batches, *pending, *unaccounted;
         struct stats_hist *latency;
     } m;
     struct reason_cell reasons[MAX_REASONS];
     unsigned n_reasons;
     struct log_ratelimit rl_invalid;
+    struct log_ratelimit rl_drop;
 };
 
 /* ---- stats ----------------------------------------------------------------------------- */
@@ -128,6 +132,10 @@ metrics_init(struct agent *a)
     C(drop_rejected, "spans/dropped/rejected");
     C(drop_nomem, "spans/dropped/no_memory");
     C(drop_shutdown, "spans/dropped/shutdown");
+    C(drop_spool, "spans/dropped/spool_full");
+    C(drop_spool_lost, "spans/dropped/spool_unreadable");
+    C(spooled, "spans/spooled");
+    C(recovered, "spans/recovered");
     C(ship_batches, "ship/batches");
     C(ship_requests, "ship/requests");
     C(ship_retried, "ship/retried");
@@ -144,6 +152,9 @@ metrics_init(struct agent *a)
     G(store_spans, "store/spans");
     G(store_bytes, "store/bytes");
     G(reachable, "collector/reachable");
+    G(spool_spans, "spool/spans");
+    G(spool_bytes, "spool/bytes");
+    G(spool_batches, "spool/batches");
     G(pending, "spans/pending");
     G(unaccounted, "books/unaccounted");
 #undef C
@@ -170,11 +181,13 @@ metrics_refresh(struct agent *a)
 {
     uint64_t dropped = cell(a->m.drop_unsampled) + cell(a->m.drop_thinned) +
                        cell(a->m.drop_budget) + cell(a->m.drop_queue) + cell(a->m.drop_rejected) +
-                       cell(a->m.drop_nomem) + cell(a->m.drop_shutdown);
+                       cell(a->m.drop_nomem) + cell(a->m.drop_shutdown) + cell(a->m.drop_spool) +
+                       cell(a->m.drop_spool_lost);
     uint64_t window = a->asm_ ? assembler_n_spans(a->asm_) : 0;
     uint64_t batch = a->batcher ? batcher_n_spans(a->batcher) : 0;
     uint64_t queue = a->ship ? ship_pending_spans(a->ship) : 0;
-    uint64_t pending = window + batch + queue;
+    uint64_t spooled = a->spool ? spool_n_spans(a->spool) : 0;
+    uint64_t pending = window + batch + queue + spooled;
 
     if (a->m.dropped)
         *a->m.dropped = dropped;
@@ -189,9 +202,13 @@ metrics_refresh(struct agent *a)
     gauge_set(a->m.store_spans, a->store ? (int64_t) store_n_spans(a->store) : 0);
     gauge_set(a->m.store_bytes, a->store ? (int64_t) store_bytes(a->store) : 0);
     gauge_set(a->m.reachable, a->ship ? ship_reachable(a->ship) : 1);
+    gauge_set(a->m.spool_spans, (int64_t) spooled);
+    gauge_set(a->m.spool_bytes, a->spool ? (int64_t) spool_bytes(a->spool) : 0);
+    gauge_set(a->m.spool_batches, a->spool ? spool_n_batches(a->spool) : 0);
     gauge_set(a->m.pending, (int64_t) pending);
-    gauge_set(a->m.unaccounted, (int64_t) (cell(a->m.received) - cell(a->m.shipped) -
-                                           cell(a->m.merged) - dropped - pending));
+    gauge_set(a->m.unaccounted,
+              (int64_t) (cell(a->m.received) + cell(a->m.recovered) - cell(a->m.shipped) -
+                         cell(a->m.merged) - dropped - pending));
 }
 
 /* "tags: too many" -> "tags_too_many" */
@@ -324,6 +341,46 @@ agent_on_trace(struct asm_trace *t, enum assembler_why why, void *arg)
     }
 }
 
+/* A batch the ship queue cannot take: to the spool, else dropped under <why>. */
+static void
+agent_overflow(struct agent *a, struct batch *b, uint64_t *why)
+{
+    unsigned n = b->n_spans;
+    int r = a->spool != NULL ? spool_put(a->spool, b) : -ENOSPC;
+
+    if (r == 0) {
+        stats_inc(a->m.spooled, n); /* <b> is in a file now */
+        return;
+    }
+    if (a->spool != NULL)
+        why = a->m.drop_spool;
+    stats_inc(why, n);
+    if (log_ratelimit_ok(&a->rl_drop))
+        log_warn("%s, dropping %u spans%s%s",
+                 a->spool == NULL ? "ship queue full" : "ship queue and spool full", n,
+                 r != -ENOSPC ? ": spool: " : "", r != -ENOSPC ? strerror(-r) : "");
+    batch_free(b);
+}
+
+/* Moves spooled batches back into the ship queue while it has room, oldest first. */
+static void
+agent_unspool(struct agent *a)
+{
+    while (a->spool != NULL && spool_n_batches(a->spool) > 0 &&
+           ship_has_room(a->ship, spool_peek_bytes(a->spool))) {
+        uint64_t lost = 0;
+        struct batch *b = spool_take(a->spool, &lost);
+
+        stats_inc(a->m.drop_spool_lost, lost);
+        if (b == NULL)
+            break;
+        if (ship_try_enqueue(a->ship, b) != 0) {
+            agent_overflow(a, b, a->m.drop_queue); /* its size changed: back to the spool */
+            break;
+        }
+    }
+}
+
 static void
 agent_on_batch(struct batch *b, void *arg)
 {
@@ -336,7 +393,9 @@ agent_on_batch(struct batch *b, void *arg)
         return;
     }
     stats_inc(a->m.batches, 1);
-    (void) ship_enqueue(a->ship, b); /* counts its own drops */
+    agent_unspool(a); /* older batches first, while there is room */
+    if (ship_try_enqueue(a->ship, b) != 0)
+        agent_overflow(a, b, a->m.drop_queue);
 }
 
 struct decode_ctx {
@@ -391,6 +450,8 @@ agent_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     assembler_expire(a->asm_, now_us);
     if (a->batcher != NULL)
         batcher_tick(a->batcher, now_us);
+    if (a->spool != NULL)
+        agent_unspool(a);
 }
 
 static void
@@ -545,6 +606,9 @@ agent_reload(struct agent *a)
         ns.scribe = a->set.scribe;
         memcpy(ns.encoding, a->set.encoding, sizeof(ns.encoding));
     }
+    if (strcmp(ns.spool_dir, a->set.spool_dir) != 0)
+        log_warn("config: the spool directory changed: restart meshagent to use it");
+    memcpy(ns.spool_dir, a->set.spool_dir, sizeof(ns.spool_dir));
     /* what needs a restart stays as it is */
     memcpy(ns.socket_url, a->set.socket_url, sizeof(ns.socket_url));
     memcpy(ns.run_dir, a->set.run_dir, sizeof(ns.run_dir));
@@ -576,6 +640,8 @@ agent_reload(struct agent *a)
 
         store_set_cfg(a->store, &stc);
     }
+    if (a->spool != NULL)
+        spool_set_max_bytes(a->spool, ns.spool_bytes);
     ev_timer_set(&a->tick, tick_interval(&ns), tick_interval(&ns));
     ev_timer_again(a->loop, &a->tick);
     cfg_free(a->cfg);
@@ -859,6 +925,13 @@ static const struct batcher_format fmt_json_v1 = {.list = list_json_v1};
 static const struct batcher_format fmt_thrift = {.list = list_thrift};
 static const struct batcher_format fmt_scribe = {.list = list_scribe};
 
+/* The spool's name for the bodies' encoding. */
+static const char *
+format_name(const struct agent_settings *s)
+{
+    return s->scribe ? "scribe" : s->encoding;
+}
+
 static const struct batcher_format *
 format_of(const struct agent_settings *s)
 {
@@ -869,6 +942,14 @@ format_of(const struct agent_settings *s)
     if (strcmp(s->encoding, "thrift") == 0)
         return &fmt_thrift;
     return &fmt_json_v2;
+}
+
+static void
+agent_spool_at_exit(struct batch *b, void *arg)
+{
+    struct agent *a = arg;
+
+    agent_overflow(a, b, a->m.drop_shutdown);
 }
 
 static int
@@ -888,6 +969,7 @@ agent_run(struct agent *a)
     a->reg = stats_shm_region(a->shm, idx);
     metrics_init(a);
     a->rl_invalid = (struct log_ratelimit) LOG_RATELIMIT_INIT(10000000, 5);
+    a->rl_drop = (struct log_ratelimit) LOG_RATELIMIT_INIT(10000000, 5);
 
     a->asm_ = assembler_new(&ac, agent_on_trace, a);
     sampler_init(&a->sampler, &smc, clock_mono_us());
@@ -900,7 +982,6 @@ agent_run(struct agent *a)
             .requests = a->m.ship_requests,
             .retried = a->m.ship_retried,
             .dropped_rejected = a->m.drop_rejected,
-            .dropped_queue = a->m.drop_queue,
             .connects = a->m.ship_connects,
             .connect_failures = a->m.ship_connect_failures,
             .latency = a->m.latency,
@@ -912,6 +993,18 @@ agent_run(struct agent *a)
 #endif
         a->batcher = batcher_new(&bc, format_of(&a->set), agent_on_batch, a);
         a->ship = ship_new(a->loop, &sc, &ct);
+        if (a->set.spool_dir[0] != '\0') {
+            a->spool = spool_new(a->set.spool_dir, a->set.spool_bytes, format_name(&a->set), err,
+                                 sizeof(err));
+            if (a->spool == NULL) {
+                log_err("%s", err);
+                return 1;
+            }
+            stats_inc(a->m.recovered, spool_recovered(a->spool));
+            if (spool_recovered(a->spool) > 0)
+                log_notice("spool %s: %" PRIu64 " spans in %u batches from a previous run",
+                           a->set.spool_dir, spool_recovered(a->spool), spool_n_batches(a->spool));
+        }
     } else {
         struct store_cfg stc = store_cfg_of(&a->set);
 
@@ -965,6 +1058,8 @@ agent_run(struct agent *a)
     ev_run(a->loop, 0);
 
     metrics_refresh(a);
+    if (a->spool != NULL && a->ship != NULL)
+        ship_take_all(a->ship, agent_spool_at_exit, a);
     if (a->ship != NULL) {
         uint64_t left = ship_pending_spans(a->ship);
 
@@ -974,9 +1069,10 @@ agent_run(struct agent *a)
     }
     metrics_refresh(a);
     log_notice("stopped: received %" PRIu64 ", shipped %" PRIu64 ", merged %" PRIu64
-               ", dropped %" PRIu64 ", invalid records %" PRIu64,
+               ", dropped %" PRIu64 ", invalid records %" PRIu64
+               ", recovered from the spool %" PRIu64 ", left in the spool %" PRIu64,
                cell(a->m.received), cell(a->m.shipped), cell(a->m.merged), cell(a->m.dropped),
-               cell(a->m.invalid));
+               cell(a->m.invalid), cell(a->m.recovered), a->spool ? spool_n_spans(a->spool) : 0);
     return 0;
 }
 
@@ -986,6 +1082,7 @@ agent_fini(struct agent *a)
     a->rx = receiver_free(a->rx);
     a->admin = admin_http_free(a->admin);
     a->ship = ship_free(a->ship);
+    a->spool = spool_free(a->spool);
     a->batcher = batcher_free(a->batcher);
     a->store = store_free(a->store);
     a->asm_ = assembler_free(a->asm_);

@@ -88,6 +88,10 @@ static const struct set_row rows[] = {
         "traces in the local store"),
     ROW("store.bytes", "MESHAGENT_STORE_BYTES", SET_U64, store_bytes, 4096, 1e12, "67108864",
         "memory of the local store"),
+    ROW("spool.dir", "MESHAGENT_SPOOL_DIR", SET_STR, spool_dir, 0, 0, "",
+        "on-disk spool behind the ship queue, empty: none"),
+    ROW("spool.bytes", "MESHAGENT_SPOOL_BYTES", SET_U64, spool_bytes, 4096, 1e15, "1073741824",
+        "spool bound"),
     ROW("flushTimeoutMs", "MESHAGENT_FLUSH_TIMEOUT_MS", SET_U32, flush_timeout_ms, 0, 3600000,
         "5000", "on SIGTERM, how long to keep shipping what is queued"),
 };

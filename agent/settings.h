@@ -59,6 +59,9 @@ struct agent_settings {
     uint64_t store_bytes;  /* 64 MiB */
 
     uint32_t flush_timeout_ms; /* 5000: SIGTERM shipping deadline */
+
+    char spool_dir[256];  /* "" = no spool */
+    uint64_t spool_bytes; /* 1 GiB */
 };
 
 /* Fills <s> from defaults, <cfg> and the environment. Appends one line per problem to

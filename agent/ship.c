@@ -21,7 +21,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -776,27 +775,49 @@ gzip_body(struct batch *b)
 }
 #endif
 
+bool
+ship_has_room(const struct ship *sh, size_t len)
+{
+    return sh->pending_bytes == 0 || sh->pending_bytes + len <= sh->cfg.queue_bytes;
+}
+
 int
-ship_enqueue(struct ship *sh, struct batch *b)
+ship_try_enqueue(struct ship *sh, struct batch *b)
 {
 #ifdef MESH_HAVE_ZLIB
     if (sh->cfg.gzip && sh->cfg.proto == SHIP_HTTP && !b->gzipped)
         (void) gzip_body(b); /* on failure it goes uncompressed */
 #endif
-    if (sh->pending_bytes + b->body.len > sh->cfg.queue_bytes && sh->pending_bytes > 0) {
-        stats_inc(sh->ct.dropped_queue, b->n_spans);
-        if (log_ratelimit_ok(&sh->rl))
-            log_warn("zipkin: queue full (%" PRIu64 " bytes), dropping %u spans", sh->pending_bytes,
-                     b->n_spans);
-        batch_free(b);
+    if (!ship_has_room(sh, b->body.len))
         return -ENOBUFS;
-    }
     list_insert_tail(&sh->queue, &b->link);
     sh->n_queued++;
     sh->pending_spans += b->n_spans;
     sh->pending_bytes += b->body.len;
     sh_kick(sh);
     return 0;
+}
+
+void
+ship_take_all(struct ship *sh, void (*fn)(struct batch *b, void *arg), void *arg)
+{
+    struct batch *b = sh->inflight;
+
+    sh->inflight = NULL;
+    sh_close(sh);
+    ev_timer_stop(sh->loop, &sh->backoff);
+    sh->backing_off = true; /* nothing more is sent */
+    if (b != NULL) {
+        sh_unqueue(sh, b, true);
+        fn(b, arg);
+    }
+    while (!list_empty(&sh->queue)) {
+        b = list_entry(sh->queue.next, struct batch, link);
+        list_remove(&b->link);
+        sh->n_queued--;
+        sh_unqueue(sh, b, true);
+        fn(b, arg);
+    }
 }
 
 uint64_t

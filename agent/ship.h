@@ -1,20 +1,26 @@
-/* agent/ship.h - ships encoded batches to a Zipkin HTTP collector: POST <path> (JSON
- * v2 to /api/v2/spans by default) over one keep-alive connection, one request at a time,
- * on the agent's libev loop. Nothing blocks: the host name is looked up on the resolver
- * thread, again at every reconnect; sockets are non-blocking.
+/* agent/ship.h - ships encoded batches to a Zipkin collector over one persistent TCP
+ * connection, one request at a time, on the agent's libev loop. Nothing blocks: the host
+ * name is looked up on the resolver thread, again at every reconnect; sockets are
+ * non-blocking. Two protocols share the connection handling, the queue and the policy:
  *
- * Replies: 2xx means shipped. 408, 429 and 5xx, a connection that fails or closes
- * before a whole reply, a malformed reply or a timeout mean retry: the batch goes back
- * to the head of the queue and the next attempt waits an exponential back-off with
- * jitter (retry_min_ms doubling up to retry_max_ms; each wait drawn in [d/2, d]). Any
- * other status is the agent's own bug (Zipkin said the spans are bad): the batch is
- * dropped with reason "rejected" and the reply logged. A request sent on a reused
- * keep-alive connection that the collector had closed is resent at once, on a new one.
+ *   HTTP:   POST <path> with the batch as body (JSON v2 to /api/v2/spans by default), keep-
+ *           alive. 2xx means shipped; 408, 429 and 5xx mean retry; any other status is
+ *           the agent's own bug (Zipkin said the spans are bad): "rejected".
+ *   SCRIBE: the batch body is a whole framed Log() call (port 9410); the reply's OK means
+ *           shipped, TRY_LATER retry, an exception reply (Zipkin could not decode a
+ *           message: it drops the whole call) or a reply that is not a Log() result
+ *           "rejected".
  *
- * The queue is bounded in bytes (request bodies, in flight included); a batch that does
- * not fit is dropped with reason "queue_full". Books: every span given to
- * ship_enqueue() is, at any moment, exactly one of shipped, dropped (rejected,
- * queue_full) or pending (ship_pending_spans()). */
+ * A connection that fails or closes before a whole reply, a malformed HTTP reply or a
+ * timeout mean retry. Retry: the batch goes back to the head of the queue and the next
+ * attempt waits an exponential back-off with jitter (retry_min_ms doubling up to
+ * retry_max_ms; each wait drawn in [d/2, d]). A rejected batch is dropped and the reply
+ * logged. A request sent on a reused connection that the collector had closed is resent
+ * at once, on a new one.
+ *
+ * The queue is bounded in bytes (request bodies, in flight included). Books: every span
+ * of a batch that ship_try_enqueue() took is, at any moment, exactly one of shipped,
+ * dropped (rejected) or pending (ship_pending_spans()). */
 #ifndef MESH_AGENT_SHIP_H
 #define MESH_AGENT_SHIP_H
 
@@ -54,7 +60,6 @@ struct ship_counters {
     uint64_t *requests;         /* requests sent (attempts) */
     uint64_t *retried;          /* attempts that will be retried */
     uint64_t *dropped_rejected; /* spans the collector refused (4xx) */
-    uint64_t *dropped_queue;    /* spans that did not fit in the queue */
     uint64_t *connects;         /* connections established */
     uint64_t *connect_failures; /* lookups or connects that failed */
     struct stats_hist *latency; /* request sent -> reply read */
@@ -69,9 +74,14 @@ struct ship *ship_free(struct ship *sh);
  * retried on the next one); the rest applies to the next decision. */
 void ship_set_cfg(struct ship *sh, const struct ship_cfg *cfg);
 
-/* Takes ownership of <b>. Returns 0 when queued, -ENOBUFS when it did not fit (then it
- * is freed and counted as dropped_queue). */
-int ship_enqueue(struct ship *sh, struct batch *b);
+/* Queues <b> (taking ownership) and returns 0, or returns -ENOBUFS when it does not fit
+ * (the caller keeps <b>; it may have been gzipped). An empty queue takes any batch. */
+int ship_try_enqueue(struct ship *sh, struct batch *b);
+/* Would a batch of <len> body bytes fit now? */
+bool ship_has_room(const struct ship *sh, size_t len);
+/* Hands every batch still queued or in flight to <fn> (which takes ownership), oldest
+ * first, and closes the connection: the shutdown path, to spool what was not shipped. */
+void ship_take_all(struct ship *sh, void (*fn)(struct batch *b, void *arg), void *arg);
 
 uint64_t ship_pending_spans(const struct ship *sh); /* queued + in flight */
 uint64_t ship_pending_bytes(const struct ship *sh);

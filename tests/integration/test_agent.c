@@ -718,6 +718,78 @@ START_TEST(test_agent_prometheus)
 }
 END_TEST
 
+/* ---- the spool ------------------------------------------------------------------------------ */
+
+static void
+use_spool(void)
+{
+    char sdir[700];
+
+    snprintf(sdir, sizeof(sdir), "%s/spool", dir);
+    setenv("MESHAGENT_SPOOL_DIR", sdir, 1);
+    /* a queue of two small batches, so an outage reaches the spool at once */
+    setenv("MESHAGENT_BATCH_SPANS", "10", 1);
+    setenv("MESHAGENT_BATCH_BYTES", "8192", 1);
+    setenv("MESHAGENT_QUEUE_BYTES", "16384", 1);
+}
+
+START_TEST(test_agent_spool_outage_loses_nothing)
+{
+    struct span *v = make_traces(250, SPAN_F_SAMPLED);
+
+    sink = zipkin_sink_start(sink_port);
+    zipkin_sink_down(sink);
+    agent_env();
+    use_sink();
+    use_spool();
+    agent_start();
+    push_spans(v, 500);
+    ck_assert(wait_metric("spans/assembled", 500, 10000));
+    ck_assert(wait_metric_at_least("spool/spans", 400, 5000));
+    ck_assert_int_eq(metric("spans/dropped"), 0);
+    ck_assert_int_le(metric("queue/bytes"), 16384 + 8192);
+    assert_books();
+    zipkin_sink_up(sink);
+    ck_assert(wait_metric("spans/shipped", 500, 20000));
+    ck_assert_int_eq(metric("spool/spans"), 0);
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 500);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    ck_assert_int_ge(metric("spans/spooled"), 400);
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
+START_TEST(test_agent_spool_survives_restart)
+{
+    struct span *v = make_traces(100, SPAN_F_SAMPLED);
+
+    sink = zipkin_sink_start(sink_port);
+    zipkin_sink_down(sink);
+    agent_env();
+    use_sink();
+    use_spool();
+    setenv("MESHAGENT_FLUSH_TIMEOUT_MS", "200", 1);
+    agent_start();
+    push_spans(v, 200);
+    ck_assert(wait_metric("spans/assembled", 200, 10000));
+    agent_stop_clean(); /* what is queued goes to the spool, nothing is dropped */
+    nn_close(push_sock);
+    push_sock = -1;
+    zipkin_sink_up(sink);
+    agent_start();
+    ck_assert_int_eq(metric("spans/recovered"), 200);
+    ck_assert(wait_metric("spans/shipped", 200, 20000));
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 200);
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    ck_assert_int_eq(metric("spans/dropped"), 0);
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
 /* ---- Scribe and v1 encodings -------------------------------------------------------------- */
 
 static void
@@ -961,6 +1033,13 @@ agent_suite(void)
     tcase_add_test(tc, test_agent_sink_400_dropped);
     tcase_add_test(tc, test_agent_sigterm_flushes);
     tcase_add_test(tc, test_agent_sigterm_deadline_counts_drops);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("spool");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_agent_spool_outage_loses_nothing);
+    tcase_add_test(tc, test_agent_spool_survives_restart);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scribe_and_v1");
