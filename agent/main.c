@@ -683,7 +683,9 @@ agent_stop(struct agent *a, const char *why)
         return;
     a->stopping = true;
     log_notice("%s: flushing and stopping", why);
-    a->rx = receiver_free(a->rx); /* messages nanomsg queued but we never read are not ours */
+    /* what nanomsg already holds was accepted from meshd: read it before closing */
+    (void) receiver_drain(a->rx, 1000000);
+    a->rx = receiver_free(a->rx);
     ev_timer_stop(a->loop, &a->tick);
     assembler_flush(a->asm_);
     if (a->batcher != NULL)

@@ -108,6 +108,25 @@ receiver_on_readable(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+unsigned
+receiver_drain(struct receiver *r, unsigned max)
+{
+    unsigned n = 0;
+
+    for (; n < max; n++) {
+        void *msg = NULL;
+        int len = nn_recv(r->sock, &msg, NN_MSG, NN_DONTWAIT);
+
+        if (len < 0)
+            break;
+        r->n_msgs++;
+        r->n_bytes += (uint64_t) len;
+        r->fn(msg, (size_t) len, r->arg);
+        (void) nn_freemsg(msg);
+    }
+    return n;
+}
+
 struct receiver *
 receiver_new(struct ev_loop *loop, const char *url, receiver_msg_fn *fn, void *arg, char *err,
              size_t errlen)

@@ -23,6 +23,10 @@ typedef void receiver_msg_fn(const uint8_t *buf, size_t len, void *arg);
  * it cannot (the caller logs it once). */
 struct receiver *receiver_new(struct ev_loop *loop, const char *url, receiver_msg_fn *fn, void *arg,
                               char *err, size_t errlen);
+/* Reads what nanomsg has already queued (at most <max> messages), calling the callback
+ * for each: the shutdown path, so that what meshd's nn_send() accepted is not lost.
+ * Returns the number of messages read. */
+unsigned receiver_drain(struct receiver *r, unsigned max);
 /* Stops reading, closes the socket and removes an ipc file. NULL is a no-op. */
 struct receiver *receiver_free(struct receiver *r);
 
