@@ -20,7 +20,7 @@ void strbuf_add(struct strbuf *sb, const char *data, size_t len);
 void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addc(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Adds <data> as a JSON string literal, quotes included. */
 void strbuf_add_json_str(struct strbuf *sb, const char *data, size_t len);
 /* Takes the string out (caller frees); <sb> is empty afterwards. Never NULL. */
