@@ -124,7 +124,7 @@ set_value(struct agent_settings *s, const struct set_row *r, const char *text, c
         d = strtod(text, &end);
         if (errno || end == text || *end || !isfinite(d) || d < r->min || d > r->max)
             goto bad;
-        *(double *) p = d;
+        memcpy(p, &d, sizeof(d));
         return 0;
     default:
         if (text[0] < '0' || text[0] > '9')
@@ -285,6 +285,7 @@ settings_to_json(const struct agent_settings *s, struct strbuf *out)
     for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
         const struct set_row *r = &rows[i];
         const char *p = (const char *) s + r->off;
+        double d;
 
         strbuf_addc(out, ',');
         strbuf_add_json_str(out, r->key, strlen(r->key));
@@ -297,7 +298,8 @@ settings_to_json(const struct agent_settings *s, struct strbuf *out)
             strbuf_adds(out, *(const bool *) p ? "true" : "false");
             break;
         case SET_DOUBLE:
-            strbuf_addf(out, "%.17g", *(const double *) p);
+            memcpy(&d, p, sizeof(d));
+            strbuf_addf(out, "%.17g", d);
             break;
         case SET_U16:
             strbuf_addf(out, "%u", (unsigned) *(const uint16_t *) p);

@@ -995,6 +995,29 @@ START_TEST(test_agent_meshd_survives_agent_restart)
 }
 END_TEST
 
+START_TEST(test_agent_meshd_unaffected_by_slow_sink)
+{
+    long t0;
+
+    setenv("MESHAGENT_BATCH_SPANS", "10", 1); /* many slow requests to the sink */
+    start_meshd_and_agent();
+    zipkin_sink_delay(sink, 300);
+    t0 = now_ms();
+    requests(300);
+    /* 300 requests through meshd while each 10-span POST takes 300 ms: meshd is not
+     * slowed by the agent (60 POSTs would take 18 s) */
+    ck_assert_msg(now_ms() - t0 < 10000, "300 requests took %ld ms", now_ms() - t0);
+    for (int i = 0; i < 250 && harness_metric(md.admin_port, "telemetry/spans/sent") < 600; i++)
+        usleep(20000); /* meshd flushes its span batches after a few ms */
+    ck_assert_int_eq(harness_metric(md.admin_port, "telemetry/spans/sent"), 600);
+    zipkin_sink_delay(sink, 0);
+    ck_assert(wait_metric("spans/shipped", 600, 30000));
+    ck_assert_int_eq(zipkin_sink_n_duplicates(sink), 0);
+    assert_books();
+    agent_stop_clean();
+}
+END_TEST
+
 static Suite *
 agent_suite(void)
 {
@@ -1055,6 +1078,7 @@ agent_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_agent_meshd_1000_requests_2000_spans);
     tcase_add_test(tc, test_agent_meshd_survives_agent_restart);
+    tcase_add_test(tc, test_agent_meshd_unaffected_by_slow_sink);
     suite_add_tcase(s, tc);
     return s;
 }

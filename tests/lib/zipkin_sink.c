@@ -754,7 +754,7 @@ zipkin_sink_n_duplicates(struct zipkin_sink *s)
     pthread_mutex_unlock(&s->mu);
     qsort(v, n, sizeof(*v), u64_cmp);
     for (size_t i = 1; i < n; i++)
-        dups += v[i] == v[i - 1] && (i < 2 || v[i - 1] != v[i - 2]);
+        dups += (i < 2 || v[i - 1] != v[i - 2]) && v[i] == v[i - 1];
     free(v);
     return dups;
 }
