@@ -1,8 +1,12 @@
 /* agent/assembler.c - the assembly window (see assembler.h).
  *
  * A chained hash table of traces keyed by the 128-bit trace id, plus one list of the same
- * traces ordered by last activity: adding a span moves its trace to the tail, so the
- * head is both the next to go idle and the first to evict under memory pressure. Merging
+ * traces ordered by the time each took its place there (_queued_us). Adding a span to a
+ * trace only stamps _last_us: moving it in the list at every span would touch two cold
+ * neighbours, the window's main cost. The list is put right lazily, from the head: a head
+ * trace active since it was queued is re-queued at its _last_us (sorted insert from the
+ * tail, where recent traces are), so the head is always, once checked, the least recently
+ * active trace: the next to go idle and the first to evict under memory pressure. Merging
  * looks for the fragment in the trace's own list, which max_trace_spans bounds. */
 #include "agent/assembler.h"
 
@@ -128,6 +132,38 @@ unhash(struct assembler *a, struct asm_trace *t)
     *pp = t->_hnext;
 }
 
+/* Puts <t> in the list at <queued_us>, from the tail. */
+static void
+lru_place(struct assembler *a, struct asm_trace *t, uint64_t queued_us)
+{
+    struct list *pos = a->lru.prev;
+
+    t->_queued_us = queued_us;
+    while (pos != &a->lru && list_entry(pos, struct asm_trace, _lru)->_queued_us > queued_us)
+        pos = pos->prev;
+    list_insert_head(pos, &t->_lru); /* after <pos> */
+}
+
+static void
+requeue(struct assembler *a, struct asm_trace *t)
+{
+    list_remove(&t->_lru);
+    lru_place(a, t, t->_last_us);
+}
+
+/* The least recently active trace (the list is non-empty). */
+static struct asm_trace *
+lru_oldest(struct assembler *a)
+{
+    for (;;) {
+        struct asm_trace *t = list_entry(a->lru.next, struct asm_trace, _lru);
+
+        if (t->_last_us == t->_queued_us)
+            return t;
+        requeue(a, t);
+    }
+}
+
 static void
 emit(struct assembler *a, struct asm_trace *t, enum assembler_why why)
 {
@@ -195,7 +231,6 @@ assembler_add(struct assembler *a, const struct span *s, uint64_t now_us)
             r = 1;
             break;
         }
-        list_remove(&t->_lru);
     }
     if (sp != NULL) {
         list_insert_tail(&t->spans, &sp->link);
@@ -204,13 +239,15 @@ assembler_add(struct assembler *a, const struct span *s, uint64_t now_us)
         a->n_spans++;
         a->bytes += sp->mem;
     }
-    t->_last_us = now_us;
-    list_insert_tail(&a->lru, &t->_lru);
+    if (now_us > t->_last_us || !list_linked(&t->_lru))
+        t->_last_us = now_us;
+    if (!list_linked(&t->_lru))
+        lru_place(a, t, now_us);
 
     if (t->n_spans >= a->cfg.max_trace_spans)
         emit(a, t, ASSEMBLER_FULL);
     while (a->bytes > a->cfg.max_bytes && !list_empty(&a->lru))
-        emit(a, list_entry(a->lru.next, struct asm_trace, _lru), ASSEMBLER_MEMORY);
+        emit(a, lru_oldest(a), ASSEMBLER_MEMORY);
     if (a->n_traces > a->n_buckets)
         grow(a);
     return r;
@@ -224,12 +261,15 @@ assembler_expire(struct assembler *a, uint64_t now_us)
     while (!list_empty(&a->lru)) {
         struct asm_trace *t = list_entry(a->lru.next, struct asm_trace, _lru);
 
-        if (t->_last_us + idle_us > now_us)
-            break;
-        emit(a, t, ASSEMBLER_IDLE);
+        if (t->_queued_us + idle_us > now_us)
+            break; /* every trace behind it was queued later */
+        if (t->_last_us + idle_us <= now_us)
+            emit(a, t, ASSEMBLER_IDLE);
+        else
+            requeue(a, t);
     }
     while (a->bytes > a->cfg.max_bytes && !list_empty(&a->lru))
-        emit(a, list_entry(a->lru.next, struct asm_trace, _lru), ASSEMBLER_MEMORY);
+        emit(a, lru_oldest(a), ASSEMBLER_MEMORY);
 }
 
 void

@@ -30,8 +30,9 @@ struct asm_trace {
     unsigned n_spans;
     size_t bytes;
     struct asm_trace *_hnext; /* hash chain */
-    struct list _lru;         /* window order, least recently active first */
-    uint64_t _last_us;
+    struct list _lru;         /* window order: by _queued_us */
+    uint64_t _queued_us;      /* when it took its place in _lru; <= _last_us */
+    uint64_t _last_us;        /* its last span */
 };
 
 enum assembler_why {
