@@ -95,17 +95,7 @@ receiver_on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
     (void) loop;
     (void) revents;
-    for (int i = 0; i < RECV_BURST; i++) {
-        void *msg = NULL;
-        int n = nn_recv(r->sock, &msg, NN_MSG, NN_DONTWAIT);
-
-        if (n < 0)
-            return; /* EAGAIN: drained; EBADF/ETERM: closing */
-        r->n_msgs++;
-        r->n_bytes += (uint64_t) n;
-        r->fn(msg, (size_t) n, r->arg);
-        (void) nn_freemsg(msg);
-    }
+    (void) receiver_drain(r, RECV_BURST); /* EAGAIN: drained; EBADF/ETERM: closing */
 }
 
 unsigned
