@@ -11,6 +11,7 @@
  *     spans/s and meshagent's own CPU seconds (utime+stime from /proc), i.e. spans per
  *     core-second.
  *
+ * $BENCH_PER_MSG sets the records a message (32; meshd workers send up to 128).
  * Arguments: [N_SPANS [RATE]]: spans (default 2,000,000 in-process, 1,000,000 end to end),
  * and the rate at which the end-to-end run offers them (spans/s, default 100,000). */
 #include <errno.h>
@@ -37,7 +38,7 @@
 #include "proto/zipkin.h"
 #include "tests/lib/zipkin_sink.h"
 
-#define PER_MSG 32
+static size_t PER_MSG = 32; /* records a message; $BENCH_PER_MSG */
 
 static uint64_t n_sink; /* keeps the optimizer honest */
 
@@ -233,7 +234,7 @@ bench_inproc(size_t n)
                                         "decode + assemble + sample + JSON v2 batches"};
 
     printf("in-process, one core, %zu spans (%.0f bytes a record, %d a message), best of 3:\n", n,
-           (double) len / (double) n, PER_MSG);
+           (double) len / (double) n, (int) PER_MSG);
     for (int round = 0; round < 3; round++)
         for (int st = 0; st < 3; st++) {
             double ns = run_stage((enum stage) st, buf, offs, n_msgs, n);
@@ -398,8 +399,11 @@ main(int argc, char **argv)
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 0;
     const char *bin = getenv("MESHAGENT");
     double rate = argc > 2 ? strtod(argv[2], NULL) : 0;
+    const char *per = getenv("BENCH_PER_MSG");
     int r = 0;
 
+    if (per != NULL && atoi(per) > 0)
+        PER_MSG = (size_t) atoi(per);
     bench_inproc(n ? n : 2000000);
     if (bin != NULL && bin[0] != '\0')
         r = bench_e2e(bin, n ? n : 1000000, rate > 0 ? rate : 100000);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1162,6 +1163,12 @@ main(int argc, char **argv)
         return 0;
     }
     (void) umask(077); /* the socket file, and anything else the agent creates */
+    /* Batches of up to batch.bytes are built, queued and freed all the time: keep freed
+     * memory in the process instead of giving it back and faulting it in again (a
+     * profile showed 10% of the agent's CPU in page faults). RSS stays within the
+     * configured bounds either way. */
+    (void) mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    (void) mallopt(M_TRIM_THRESHOLD, 128 << 20);
     log_set_tag("meshagent");
     apply_log_level(agent.set.log_level);
     signal(SIGPIPE, SIG_IGN);
