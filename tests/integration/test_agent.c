@@ -857,6 +857,27 @@ START_TEST(test_agent_scribe_try_later_and_exception)
 }
 END_TEST
 
+START_TEST(test_agent_http_gzip)
+{
+    struct span *v = make_traces(100, SPAN_F_SAMPLED);
+
+    sink = zipkin_sink_start(sink_port);
+    agent_env();
+    use_sink();
+    setenv("MESHAGENT_ZIPKIN_GZIP", "true", 1);
+    setenv("MESHAGENT_BATCH_SPANS", "50", 1);
+    agent_start();
+    push_spans(v, 200);
+    ck_assert(wait_metric("spans/shipped", 200, 10000));
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 200);
+    ck_assert_int_ge(zipkin_sink_n_gzipped(sink), 4);
+    ck_assert(zipkin_sink_bodies_ok(sink)); /* each gunzipped to a JSON v2 list */
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
 START_TEST(test_agent_http_json_v1)
 {
     struct span *v = make_traces(10, SPAN_F_SAMPLED);
@@ -1071,6 +1092,7 @@ agent_suite(void)
     tcase_add_test(tc, test_agent_scribe_exact);
     tcase_add_test(tc, test_agent_scribe_try_later_and_exception);
     tcase_add_test(tc, test_agent_http_json_v1);
+    tcase_add_test(tc, test_agent_http_gzip);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("with_meshd");

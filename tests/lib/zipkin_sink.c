@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef MESH_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
 #include "proto/http1.h"
 
 #define SINK_MAX_CONNS 16
@@ -44,7 +48,8 @@ struct zipkin_sink {
     struct zipkin_sink_span *spans; /* one per id, same order */
     char *last_body;
     bool bodies_ok;
-    bool scribe; /* speaks Scribe instead of HTTP */
+    bool scribe;        /* speaks Scribe instead of HTTP */
+    unsigned n_gzipped; /* requests with Content-Encoding: gzip */
     int script_status;
     unsigned script_count;
     unsigned delay_ms;
@@ -442,6 +447,49 @@ conn_serve_scribe(struct zipkin_sink *s, struct sink_conn *c)
     return 0;
 }
 
+/* The gunzipped <len> bytes at <in> (caller frees) and their length, or NULL. */
+static char *
+gunzip(const char *in, size_t len, size_t *ret_len)
+{
+#ifndef MESH_HAVE_ZLIB
+    (void) in;
+    (void) len;
+    (void) ret_len;
+    return NULL; /* built without zlib: gzip bodies count as bad */
+#else
+    z_stream z;
+    size_t cap = len * 8 + 1024, out_len = 0;
+    char *out = malloc(cap);
+    int r = Z_OK;
+
+    memset(&z, 0, sizeof(z));
+    if (out == NULL || inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(out);
+        return NULL;
+    }
+    z.next_in = (Bytef *) in;
+    z.avail_in = (uInt) len;
+    while (r == Z_OK) {
+        if (cap - out_len < 4096) {
+            cap *= 2;
+            out = realloc(out, cap);
+        }
+        z.next_out = (Bytef *) out + out_len;
+        z.avail_out = (uInt) (cap - out_len - 1);
+        r = inflate(&z, Z_NO_FLUSH);
+        out_len = cap - 1 - z.avail_out;
+    }
+    inflateEnd(&z);
+    if (r != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    out[out_len] = '\0';
+    *ret_len = out_len;
+    return out;
+#endif
+}
+
 /* Handles complete requests in <c>; returns -1 to close. */
 static int
 conn_serve(struct zipkin_sink *s, struct sink_conn *c)
@@ -478,7 +526,15 @@ conn_serve(struct zipkin_sink *s, struct sink_conn *c)
         if (status >= 200 && status < 300) {
             const char *body = c->in + r;
             size_t blen = total - (size_t) r;
+            char *plain = NULL;
 
+            if (has_header(&req, "Content-Encoding", "gzip")) {
+                s->n_gzipped++;
+                plain = gunzip(body, blen, &blen);
+                if (plain == NULL)
+                    s->bodies_ok = false;
+                body = plain ? plain : "";
+            }
             if (blen == 0 || body[0] != '[' ||
                 !has_header(&req, "Content-Type", "application/json") ||
                 !has_header(&req, "b3", "0"))
@@ -486,6 +542,7 @@ conn_serve(struct zipkin_sink *s, struct sink_conn *c)
             record_ids(s, body, blen);
             free(s->last_body);
             s->last_body = strndup(body, blen);
+            free(plain);
         }
         pthread_mutex_unlock(&s->mu);
         if (delay)
@@ -789,6 +846,17 @@ zipkin_sink_spans(struct zipkin_sink *s, struct zipkin_sink_span *out, size_t ma
     pthread_mutex_lock(&s->mu);
     n = MIN_(max, s->n_ids);
     memcpy(out, s->spans, n * sizeof(*out));
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+unsigned
+zipkin_sink_n_gzipped(struct zipkin_sink *s)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->n_gzipped;
     pthread_mutex_unlock(&s->mu);
     return n;
 }

@@ -50,6 +50,8 @@ struct zipkin_sink_span {
 size_t zipkin_sink_spans(struct zipkin_sink *s, struct zipkin_sink_span *out, size_t max);
 /* A copy of the last accepted body (caller frees), or NULL. */
 char *zipkin_sink_last_body(struct zipkin_sink *s);
+/* Requests that came with Content-Encoding: gzip (they are gunzipped before being read). */
+unsigned zipkin_sink_n_gzipped(struct zipkin_sink *s);
 /* True when every accepted body started with '[' and had Content-Type application/json
  * and the b3: 0 header. */
 bool zipkin_sink_bodies_ok(struct zipkin_sink *s);
