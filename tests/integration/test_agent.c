@@ -857,6 +857,7 @@ START_TEST(test_agent_scribe_try_later_and_exception)
 }
 END_TEST
 
+#ifdef MESH_HAVE_ZLIB
 START_TEST(test_agent_http_gzip)
 {
     struct span *v = make_traces(100, SPAN_F_SAMPLED);
@@ -877,6 +878,8 @@ START_TEST(test_agent_http_gzip)
     free(v);
 }
 END_TEST
+#endif
+
 
 START_TEST(test_agent_http_json_v1)
 {
