@@ -1,7 +1,7 @@
 # tools/lib/deps.sh - installs what the build and the tests need on Debian 12, quietly
 # and only when something is missing. Sourced by tools/test, tools/demo and bench/run.
 
-MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev check curl python3"
+MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev check curl python3 python3-jsonschema python3-yaml python3-thrift thrift-compiler zlib1g-dev"
 
 mesh_missing_pkgs() {
     local p missing=""
