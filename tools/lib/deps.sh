@@ -1,7 +1,9 @@
 # tools/lib/deps.sh - installs what the build and the tests need on Debian 12, quietly
 # and only when something is missing. Sourced by tools/test, tools/demo and bench/run.
 
-MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev check curl python3 python3-jsonschema python3-yaml python3-thrift thrift-compiler zlib1g-dev"
+MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev check curl python3"
+# Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send.
+MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler"
 
 mesh_missing_pkgs() {
     local p missing=""
