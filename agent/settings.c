@@ -25,7 +25,7 @@ enum set_type {
 };
 
 struct set_row {
-    const char *key; /* future "meshagent" config key */
+    const char *key; /* key in the config file's "meshagent" section */
     const char *env;
     enum set_type type;
     size_t off;
@@ -238,6 +238,22 @@ settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *pr
             snprintf(s->log_level, sizeof(s->log_level), "%s", cfg->meshd.log_level);
     }
 
+    /* the config file's "meshagent" section, then the environment over it */
+    for (size_t k = 0; cfg != NULL && k < cfg->n_meshagent; k++) {
+        const struct cfg_kv *kv = &cfg->meshagent[k];
+        size_t i;
+
+        for (i = 0; i < ARRAY_SIZE(rows); i++)
+            if (strcmp(rows[i].key, kv->key) == 0)
+                break;
+        if (i == ARRAY_SIZE(rows)) {
+            strbuf_addf(problems, "%s: meshagent.%s: unknown key (docs/agent.md lists them)\n",
+                        cfg->path, kv->key);
+            r = -EINVAL;
+        } else if (set_value(s, &rows[i], kv->value, cfg->path, problems) != 0) {
+            r = -EINVAL;
+        }
+    }
     for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
         const char *v = getenv(rows[i].env);
 

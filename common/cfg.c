@@ -1794,8 +1794,8 @@ parse_usage(struct ld *ld, const yaml_node_t *map)
     }
 }
 
-static const char *const top_ok[] = {"admin", "routers", "namers", "telemetry",
-                                     "meshd", "usage",   NULL};
+static const char *const top_ok[] = {"admin", "routers", "namers",    "telemetry",
+                                     "meshd", "usage",   "meshagent", NULL};
 static const char *const top_unsup[] = {"announcers", "tracers", NULL};
 static const struct keyset top_keys = {top_ok, top_unsup, false};
 
@@ -1827,6 +1827,18 @@ parse_root(struct ld *ld, const yaml_node_t *root)
                 parse_meshd(ld, v);
             } else if (streq(k, "usage")) {
                 parse_usage(ld, v);
+            } else if (streq(k, "meshagent")) {
+                /* kept raw: meshagent owns these keys and checks them itself */
+                if (expect_map(ld, v))
+                    for (const yaml_node_pair_t *q = pairs_begin(v); q < pairs_end(v); q++) {
+                        yaml_node_t *kk = node(ld, q->key);
+
+                        if (kk->type == YAML_SCALAR_NODE)
+                            raw_add(ld, &ld->cfg->meshagent, &ld->cfg->n_meshagent, scalar(kk),
+                                    node(ld, q->value), 0);
+                        else
+                            err_at(ld, kk->start_mark, "expected a string key");
+                    }
             }
             path_pop(ld, saved);
         }
@@ -2093,6 +2105,7 @@ cfg_free(struct cfg *cfg)
         kv_free(cfg->namers[i].params, cfg->namers[i].n_params);
     }
     free(cfg->namers);
+    kv_free(cfg->meshagent, cfg->n_meshagent);
     for (size_t i = 0; i < cfg->n_telemetry; i++) {
         free(cfg->telemetry[i].kind);
         free(cfg->telemetry[i].host);
@@ -2329,5 +2342,12 @@ cfg_to_json(const struct cfg *cfg, struct strbuf *out)
     json_kv_uint(out, false, "drainTimeoutMs", m->drain_timeout_ms);
     json_kv_uint(out, false, "maxConnections", m->max_connections);
     json_kv_uint(out, false, "bufferSize", m->buffer_size);
-    strbuf_adds(out, "}}");
+    strbuf_addc(out, '}');
+    if (cfg->n_meshagent > 0) {
+        strbuf_adds(out, ",\"meshagent\":{");
+        for (size_t i = 0; i < cfg->n_meshagent; i++)
+            json_kv_str(out, i == 0, cfg->meshagent[i].key, cfg->meshagent[i].value);
+        strbuf_addc(out, '}');
+    }
+    strbuf_addc(out, '}');
 }

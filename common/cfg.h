@@ -172,6 +172,11 @@ struct cfg {
     struct cfg_telemetry *telemetry;
     size_t n_telemetry;
     struct cfg_meshd meshd;
+    /* meshagent's own settings, top-level key "meshagent", kept as written (flattened:
+     * "zipkin.url", "batch.spans"); meshagent checks them against its settings table
+     * (docs/agent.md) and reports unknown ones by name. */
+    struct cfg_kv *meshagent;
+    size_t n_meshagent;
 };
 
 /* Loads and validates <path>. Returns NULL and fills <err> (all problems found, not just

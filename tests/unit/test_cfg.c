@@ -540,7 +540,7 @@ START_TEST(test_cfg_error_unknown_key)
     expect_error("routers: [{protocol: http}]\n"
                  "admins: {}\n",
                  "t.yaml:2:1: admins: unknown key; allowed here: admin, routers, namers, "
-                 "telemetry, meshd, usage\n");
+                 "telemetry, meshd, usage, meshagent\n");
     expect_error("routers: [{protocol: http}]\n"
                  "meshd:\n"
                  "  worker: 2\n",
@@ -626,7 +626,7 @@ START_TEST(test_cfg_error_wrong_types)
     expect_error("routers: [{protocol: http}]\n"
                  "\"a\\nb\": 1\n",
                  "t.yaml:2:1: a?b: unknown key; allowed here: admin, routers, namers, telemetry, "
-                 "meshd, usage\n");
+                 "meshd, usage, meshagent\n");
     expect_error("routers: [{protocol: http}]\n"
                  "? [a]\n"
                  ": b\n",
@@ -1110,6 +1110,22 @@ START_TEST(test_cfg_tracing_formats)
 }
 END_TEST
 
+START_TEST(test_cfg_meshagent_section_kept_raw)
+{
+    struct cfg *cfg = must_parse("routers: [{protocol: http}]\n"
+                                 "meshagent:\n"
+                                 "  zipkin: {url: \"http://z:9411\"}\n"
+                                 "  batch: {spans: 10}\n");
+
+    ck_assert_uint_eq(cfg->n_meshagent, 2);
+    ck_assert_str_eq(cfg->meshagent[0].key, "zipkin.url");
+    ck_assert_str_eq(cfg->meshagent[0].value, "http://z:9411");
+    ck_assert_str_eq(cfg->meshagent[1].key, "batch.spans");
+    ck_assert_str_eq(cfg->meshagent[1].value, "10");
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_cfg_json_escapes_and_kinds)
 {
     struct cfg *cfg = must_parse("routers:\n"
@@ -1207,6 +1223,7 @@ cfg_suite(void)
     tcase_add_test(tc, test_cfg_json_defaults);
     tcase_add_test(tc, test_cfg_json_escapes_and_kinds);
     tcase_add_test(tc, test_cfg_tracing_formats);
+    tcase_add_test(tc, test_cfg_meshagent_section_kept_raw);
     tcase_add_test(tc, test_cfg_json_round_trip);
     suite_add_tcase(s, tc);
     return s;
