@@ -1045,15 +1045,6 @@ agent_run(struct agent *a)
     ev_signal_start(a->loop, &a->sig_int);
     ev_signal_start(a->loop, &a->sig_hup);
 
-    for (size_t i = 0; i < a->cfg->n_telemetry; i++) {
-        const struct cfg_telemetry *t = &a->cfg->telemetry[i];
-
-        if (strcmp(t->kind, "io.l5d.zipkin") == 0 && a->store != NULL)
-            log_warn("config: telemetry[%zu] io.l5d.zipkin (Scribe, %s:%u): Scribe shipping is "
-                     "not implemented yet; keeping spans in the local store (set "
-                     "MESHAGENT_ZIPKIN_URL for Zipkin HTTP)",
-                     i, t->host ? t->host : "?", t->port);
-    }
     port = admin_http_port(a->admin);
     log_notice("meshagent %s: receiving on %s, admin on %s:%d, shipping to %s", MESHAGENT_VERSION,
                a->set.socket_url, a->set.admin_ip, port,

@@ -238,6 +238,16 @@ settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *pr
             snprintf(s->log_level, sizeof(s->log_level), "%s", cfg->meshd.log_level);
     }
 
+    /* Linkerd's io.l5d.zipkin with host/port means Scribe there, as it did for Linkerd; a
+     * meshagent.zipkin.url or MESHAGENT_ZIPKIN_URL below overrides it */
+    for (size_t k = 0; cfg != NULL && k < cfg->n_telemetry; k++) {
+        const struct cfg_telemetry *t = &cfg->telemetry[k];
+
+        if (t->kind && strcmp(t->kind, "io.l5d.zipkin") == 0 && t->collector_given && t->host)
+            snprintf(s->zipkin_url, sizeof(s->zipkin_url), "scribe://%s%s%s:%u",
+                     strchr(t->host, ':') ? "[" : "", t->host, strchr(t->host, ':') ? "]" : "",
+                     t->port);
+    }
     /* the config file's "meshagent" section, then the environment over it */
     for (size_t k = 0; cfg != NULL && k < cfg->n_meshagent; k++) {
         const struct cfg_kv *kv = &cfg->meshagent[k];

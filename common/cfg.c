@@ -1663,9 +1663,9 @@ parse_telemeter(struct ld *ld, const yaml_node_t *map, struct cfg_telemetry *t)
         if (k == NULL)
             continue;
         if (streq(k, "host"))
-            (void) get_nonempty_str(ld, v, &t->host);
+            t->collector_given |= get_nonempty_str(ld, v, &t->host);
         else if (streq(k, "port"))
-            (void) get_port(ld, v, 1, &t->port);
+            t->collector_given |= get_port(ld, v, 1, &t->port);
         else if (streq(k, "sampleRate"))
             (void) get_rate(ld, v, &t->sample_rate), have_rate = true;
         else if (streq(k, "path"))

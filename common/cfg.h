@@ -136,6 +136,7 @@ struct cfg_telemetry {
     char *kind;          /* "io.l5d.zipkin", "io.l5d.prometheus", "io.l5d.recentRequests" */
     char *host;          /* zipkin: Scribe host, default "localhost"; NULL for other kinds */
     uint16_t port;       /* zipkin: Scribe port, default 9410 */
+    bool collector_given; /* zipkin: host or port was written (else only sampleRate) */
     double sample_rate;  /* zipkin: default 0.001; recentRequests: required; 0..1 */
     /* added fields */
     char *path;          /* prometheus: default "/admin/metrics/prometheus"; else NULL */

@@ -866,6 +866,31 @@ START_TEST(test_agent_scribe_exact)
 }
 END_TEST
 
+START_TEST(test_agent_linkerd_zipkin_telemeter_means_scribe)
+{
+    struct span *v = make_traces(10, SPAN_F_SAMPLED);
+    char extra[256];
+
+    /* a Linkerd config's telemeter, unchanged: spans go to Scribe at its host and port */
+    sink = zipkin_sink_start_scribe(sink_port);
+    snprintf(extra, sizeof(extra),
+             "telemetry:\n- kind: io.l5d.zipkin\n  host: 127.0.0.1\n  port: %d\n"
+             "  sampleRate: 1.0\n",
+             sink_port);
+    write_cfg(extra);
+    agent_env();
+    setenv("MESHAGENT_BATCH_INTERVAL_MS", "200", 1);
+    agent_start();
+    push_spans(v, 20);
+    ck_assert(wait_metric("spans/shipped", 20, 10000));
+    ck_assert_int_eq(zipkin_sink_n_spans(sink), 20);
+    ck_assert(zipkin_sink_bodies_ok(sink));
+    assert_books();
+    agent_stop_clean();
+    free(v);
+}
+END_TEST
+
 START_TEST(test_agent_scribe_try_later_and_exception)
 {
     struct span *v = make_traces(20, SPAN_F_SAMPLED);
@@ -1134,6 +1159,7 @@ agent_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_agent_scribe_exact);
     tcase_add_test(tc, test_agent_scribe_try_later_and_exception);
+    tcase_add_test(tc, test_agent_linkerd_zipkin_telemeter_means_scribe);
     tcase_add_test(tc, test_agent_http_json_v1);
 #ifdef MESH_HAVE_ZLIB /* built without zlib, the agent sends plain JSON */
     tcase_add_test(tc, test_agent_http_gzip);
