@@ -595,6 +595,96 @@ START_TEST(test_proxy_notifies_systemd)
 }
 END_TEST
 
+START_TEST(test_proxy_union_splits_traffic)
+{
+    char yaml[4096], body[256];
+    int hello = 0;
+
+    make_yaml(yaml, sizeof(yaml), 1, NULL);
+    {
+        /* /svc/split: 80% hello, 20% world */
+        static const char line[] =
+            "    /svc/split => 0.8 * /#/io.l5d.fs/hello & 0.2 * /#/io.l5d.fs/world;\n";
+        char *p = strstr(yaml, "    /svc/dead");
+
+        ck_assert_ptr_nonnull(p);
+        memmove(p + strlen(line), p, strlen(p) + 1);
+        memcpy(p, line, strlen(line));
+    }
+    start_meshd(yaml);
+    for (int i = 0; i < 2000; i++) {
+        ck_assert_int_eq(harness_get(proxy_port, "split", "/", body, sizeof(body)), 200);
+        hello += strncmp(body, "hello (", 7) == 0;
+    }
+    /* 1600 expected; 3 standard deviations are 54 */
+    ck_assert_msg(hello > 1600 - 60 && hello < 1600 + 60, "hello got %d of 2000", hello);
+}
+END_TEST
+
+START_TEST(test_proxy_l5d_dtab_reroutes_one_request)
+{
+    struct harness_resp r;
+    char body[256];
+
+    start_meshd(base_yaml);
+    ck_assert_int_eq(harness_http(proxy_port,
+                                  "GET /headers HTTP/1.1\r\nHost: hello\r\n"
+                                  "l5d-dtab: /svc/hello => /#/io.l5d.fs/world\r\n\r\n",
+                                  &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    /* the world backend answered, and the override travels on for the next hop */
+    ck_assert_msg(strstr(r.body, "l5d-dst-client: /#/io.l5d.fs/world") != NULL, "%s", r.body);
+    ck_assert_msg(strstr(r.body, "l5d-ctx-dtab: /svc/hello=>/#/io.l5d.fs/world") != NULL, "%s",
+                  r.body);
+    ck_assert_msg(strstr(r.body, "l5d-dtab:") == NULL, "%s", r.body);
+    harness_resp_fini(&r);
+    /* only that request: the next one goes to hello again */
+    ck_assert_int_eq(harness_get(proxy_port, "hello", "/", body, sizeof(body)), 200);
+    ck_assert_msg(strncmp(body, "hello (", 7) == 0, "%s", body);
+    /* a bad override is a 400 naming the parse error */
+    ck_assert_int_eq(harness_http(proxy_port,
+                                  "GET / HTTP/1.1\r\nHost: hello\r\nl5d-dtab: /svc/hello =>\r\n\r\n",
+                                  &r),
+                     0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_msg(strstr(r.body, "l5d-dtab") != NULL, "%s", r.body);
+    harness_resp_fini(&r);
+}
+END_TEST
+
+START_TEST(test_proxy_clear_context_strips_forged_dtab)
+{
+    char yaml[4096];
+    struct harness_resp r;
+    int edge_port = harness_free_port();
+    char servers[256], *p;
+
+    make_yaml(yaml, sizeof(yaml), 1, NULL);
+    snprintf(servers, sizeof(servers), "  - {ip: 127.0.0.1, port: %d, clearContext: true}\n",
+             edge_port);
+    p = strstr(yaml, "meshd:");
+    ck_assert_ptr_nonnull(p);
+    memmove(p + strlen(servers), p, strlen(p) + 1);
+    memcpy(p, servers, strlen(servers));
+    start_meshd(yaml);
+    ck_assert_int_eq(harness_wait_port(edge_port, 5000), 0);
+    ck_assert_int_eq(harness_http(edge_port,
+                                  "GET /headers HTTP/1.1\r\nHost: hello\r\n"
+                                  "l5d-dtab: /svc/hello => /#/io.l5d.fs/world\r\n"
+                                  "l5d-ctx-trace: forged\r\nl5d-anything: x\r\n\r\n",
+                                  &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    /* still hello, nothing of the forged context reaches the upstream */
+    ck_assert_msg(strstr(r.body, "l5d-dst-client: /#/io.l5d.fs/hello") != NULL, "%s", r.body);
+    ck_assert_msg(strstr(r.body, "l5d-ctx-dtab") == NULL, "%s", r.body);
+    ck_assert_msg(strstr(r.body, "l5d-anything") == NULL, "%s", r.body);
+    ck_assert_msg(strstr(r.body, "forged") == NULL, "%s", r.body);
+    harness_resp_fini(&r);
+}
+END_TEST
+
 static Suite *
 proxy_suite(void)
 {
@@ -619,6 +709,9 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_dead_endpoint_is_avoided);
     tcase_add_test(tc, test_proxy_check_flag);
     tcase_add_test(tc, test_proxy_notifies_systemd);
+    tcase_add_test(tc, test_proxy_union_splits_traffic);
+    tcase_add_test(tc, test_proxy_l5d_dtab_reroutes_one_request);
+    tcase_add_test(tc, test_proxy_clear_context_strips_forged_dtab);
     suite_add_tcase(s, tc);
     return s;
 }
