@@ -891,6 +891,65 @@ START_TEST(test_agent_linkerd_zipkin_telemeter_means_scribe)
 }
 END_TEST
 
+/* Apache Thrift's own Scribe server (tests/tools/scribe_server.py, code generated from the
+ * spec's IDL) receives what meshagent ships and decodes every message as a zipkinCore Span. */
+START_TEST(test_agent_real_thrift_scribe_server)
+{
+    struct span *v = make_traces(10, SPAN_F_SAMPLED);
+    const char *script = getenv("SCRIBE_SERVER"), *spec = getenv("ZIPKIN_SPEC_DIR");
+    char extra[256], out[700], logp[700], port_s[16], line[512];
+    int port = harness_free_port(), lines = 0;
+    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    FILE *f;
+
+    if (script == NULL || spec == NULL || access(script, R_OK) != 0) {
+        ck_assert_msg(getenv("CI") == NULL || strcmp(getenv("CI"), "true") != 0,
+                      "SCRIBE_SERVER/ZIPKIN_SPEC_DIR not set");
+        return;
+    }
+    snprintf(out, sizeof(out), "%s/scribe.out", run_dir);
+    snprintf(logp, sizeof(logp), "%s/scribe.log", run_dir);
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    {
+        char *argv[] = {(char *) py, (char *) script, (char *) spec, port_s, out, NULL};
+
+        harness_spawn(argv, logp);
+    }
+    if (harness_wait_port(port, 20000) != 0) {
+        /* exit 77: thrift-compiler or python3-thrift missing; CI must have them */
+        harness_print_log(logp);
+        ck_assert_msg(getenv("CI") == NULL || strcmp(getenv("CI"), "true") != 0,
+                      "the Thrift Scribe server did not start");
+        free(v);
+        return;
+    }
+    snprintf(extra, sizeof(extra),
+             "telemetry:\n- kind: io.l5d.zipkin\n  host: 127.0.0.1\n  port: %d\n", port);
+    write_cfg(extra);
+    agent_env();
+    agent_start();
+    push_spans(v, 20);
+    ck_assert(wait_metric("spans/shipped", 20, 10000));
+    agent_stop_clean();
+    for (int i = 0; i < 100 && lines < 20; i++) {
+        usleep(50000);
+        lines = 0;
+        f = fopen(out, "r");
+        while (f && fgets(line, sizeof(line), f))
+            lines++;
+        if (f)
+            fclose(f);
+    }
+    ck_assert_int_eq(lines, 20);
+    f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f))
+        ck_assert_msg(strncmp(line, "zipkin ", 7) == 0, "%s", line); /* category */
+    fclose(f);
+    free(v);
+}
+END_TEST
+
 START_TEST(test_agent_scribe_try_later_and_exception)
 {
     struct span *v = make_traces(20, SPAN_F_SAMPLED);
@@ -1160,6 +1219,7 @@ agent_suite(void)
     tcase_add_test(tc, test_agent_scribe_exact);
     tcase_add_test(tc, test_agent_scribe_try_later_and_exception);
     tcase_add_test(tc, test_agent_linkerd_zipkin_telemeter_means_scribe);
+    tcase_add_test(tc, test_agent_real_thrift_scribe_server);
     tcase_add_test(tc, test_agent_http_json_v1);
 #ifdef MESH_HAVE_ZLIB /* built without zlib, the agent sends plain JSON */
     tcase_add_test(tc, test_agent_http_gzip);
