@@ -907,8 +907,12 @@ START_TEST(test_agent_real_thrift_scribe_server)
                       "SCRIBE_SERVER/ZIPKIN_SPEC_DIR not set");
         return;
     }
-    snprintf(out, sizeof(out), "%s/scribe.out", run_dir);
-    snprintf(logp, sizeof(logp), "%s/scribe.log", run_dir);
+    {
+        const char *d = harness_tmpdir();
+
+        snprintf(out, sizeof(out), "%s/scribe.out", d);
+        snprintf(logp, sizeof(logp), "%s/scribe.log", d);
+    }
     snprintf(port_s, sizeof(port_s), "%d", port);
     {
         char *argv[] = {(char *) py, (char *) script, (char *) spec, port_s, out, NULL};
