@@ -16,6 +16,9 @@
  *   /reset                closes the connection without answering
  *   /hang                 never answers (until the client goes away)
  *   /trickle?n=N          N bytes, one byte every 10 ms
+ * With --call HOST --proxy IP:PORT, "/" first asks HOST through that proxy (forwarding the
+ * l5d-ctx-* headers it got, as apps in a mesh do) and answers "Hello (<addr>) <answer>!",
+ * like the Linkerd walkthrough's hello service calling world.
  * It prints "listening on IP:PORT" once ready (PORT 0 picks a free port). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +39,8 @@
 #define TESTSRV_BUF (64 * 1024)
 
 static const char *srv_name = "testsrv";
+static const char *call_host;  /* --call HOST: "/" asks HOST through the proxy first */
+static const char *call_proxy; /* --proxy IP:PORT: the node's meshd (the app's http_proxy) */
 static char srv_addr[80];
 
 struct client {
@@ -187,6 +193,60 @@ handle_body(struct client *c, const struct http1_request *r, bool echo, bool clo
     return 0;
 }
 
+/* The demo's "hello": asks <call_host> through the node's proxy, forwarding the trace
+ * context (<fwd>: the l5d-ctx-* header lines it received) as an app in the mesh must, and
+ * puts the answer's first line in <out>. Returns 0, or -1 (then <out> says why). */
+static int
+call_other(const char *fwd, char *out, size_t outlen)
+{
+    char req[4096], resp[4096], ip[64];
+    const char *colon = strrchr(call_proxy, ':');
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    size_t got = 0;
+    ssize_t n;
+    int fd, len;
+    char *body, *eol;
+
+    if (colon == NULL || (size_t) (colon - call_proxy) >= sizeof(ip))
+        goto fail;
+    memcpy(ip, call_proxy, (size_t) (colon - call_proxy));
+    ip[colon - call_proxy] = '\0';
+    if (net_parse_addr(ip, (uint16_t) atoi(colon + 1), &ss, &sl) != 0)
+        goto fail;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1)
+        goto fail;
+    if (connect(fd, (struct sockaddr *) &ss, sl) != 0) {
+        close(fd);
+        goto fail;
+    }
+    len = snprintf(req, sizeof(req),
+                   "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n",
+                   call_host, call_host, fwd);
+    if (len < 0 || (size_t) len >= sizeof(req) || write_all(fd, req, (size_t) len) != 0) {
+        close(fd);
+        goto fail;
+    }
+    while (got + 1 < sizeof(resp) && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+        got += (size_t) n;
+    close(fd);
+    resp[got] = '\0';
+    body = strstr(resp, "\r\n\r\n");
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 || body == NULL)
+        goto fail;
+    body += 4;
+    eol = strchr(body, '\n');
+    if (eol)
+        *eol = '\0';
+    snprintf(out, outlen, "%s", body);
+    return 0;
+
+fail:
+    snprintf(out, outlen, "%s unreachable through %s", call_host, call_proxy);
+    return -1;
+}
+
 static void *
 client_main(void *arg)
 {
@@ -197,7 +257,7 @@ client_main(void *arg)
         struct http1_header hdrs[100];
         struct http1_request r;
         struct http1_error err;
-        char body[1024], target[1024];
+        char body[1024], target[1024], fwd[2048], other[512];
         bool close_it;
         int rc;
 
@@ -230,6 +290,16 @@ client_main(void *arg)
         }
         /* the rest ignore the request body; keep the target, the buffer moves */
         snprintf(target, sizeof(target), "%.*s", (int) r.target_len, r.target);
+        fwd[0] = '\0';
+        for (size_t i = 0; i < r.n_headers; i++) {
+            const struct http1_header *h = &r.headers[i];
+            size_t used = strlen(fwd);
+
+            if (h->name_len > 8 && strncasecmp(h->name, "l5d-ctx-", 8) == 0 &&
+                used + h->name_len + h->value_len + 5 < sizeof(fwd))
+                snprintf(fwd + used, sizeof(fwd) - used, "%.*s: %.*s\r\n", (int) h->name_len,
+                         h->name, (int) h->value_len, h->value);
+        }
         consume(c, (size_t) rc);
         if (handle_body(c, &r, false, close_it) != 0)
             break;
@@ -313,6 +383,15 @@ client_main(void *arg)
             }
             continue;
         }
+        if (call_host && call_proxy && (strcmp(target, "/") == 0)) {
+            int st = call_other(fwd, other, sizeof(other)) == 0 ? 200 : 502;
+
+            /* as the Linkerd walkthrough's hello: "Hello (<ip>) world (<ip>)!" */
+            snprintf(body, sizeof(body), "Hello (%s) %s!\n", srv_addr, other);
+            if (respond(c->fd, st, NULL, body, strlen(body), close_it) != 0 || close_it)
+                break;
+            continue;
+        }
         snprintf(body, sizeof(body), "%s (%s)\n", srv_name, srv_addr);
         if (respond(c->fd, 200, NULL, body, strlen(body), close_it) != 0 || close_it)
             break;
@@ -332,13 +411,18 @@ main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
             srv_name = argv[++i];
+        else if (strcmp(argv[i], "--call") == 0 && i + 1 < argc)
+            call_host = argv[++i];
+        else if (strcmp(argv[i], "--proxy") == 0 && i + 1 < argc)
+            call_proxy = argv[++i];
         else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc)
             ip = argv[++i];
         else
             port = atoi(argv[i]);
     }
     if (port < 0) {
-        fprintf(stderr, "usage: mesh-testsrv [--name NAME] [--ip IP] PORT\n");
+        fprintf(stderr, "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST --proxy IP:PORT] "
+                        "PORT\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -350,6 +350,72 @@ START_TEST(test_tracing_stalled_agent_costs_spans_not_requests)
 }
 END_TEST
 
+/* The Linkerd walkthrough's shape: hello calls world through the mesh, forwarding the
+ * l5d-ctx-* headers; 4 router traversals give 8 spans in one trace, each the child of the
+ * one before. Here both "nodes" are one meshd: out -> in -> hello -> out -> in -> world. */
+START_TEST(test_tracing_hello_world_gives_eight_spans_in_one_trace)
+{
+    char yaml[4096], body[256], logp[700], hport[16], wport[16], proxy[64];
+    const char *bin = getenv("TESTSRV");
+    int world_port = harness_free_port(), hello_port = harness_free_port();
+    int depth = 0;
+    uint64_t parent = 0;
+
+    snprintf(hport, sizeof(hport), "%d", hello_port);
+    snprintf(wport, sizeof(wport), "%d", world_port);
+    snprintf(proxy, sizeof(proxy), "127.0.0.1:%d", out_port);
+    {
+        char *argv[] = {(char *) (bin ? bin : "mesh-testsrv"), "--name", "world", wport, NULL};
+
+        snprintf(logp, sizeof(logp), "%s/world.log", dir);
+        harness_spawn(argv, logp);
+    }
+    {
+        char *argv[] = {(char *) (bin ? bin : "mesh-testsrv"), "--name", "hello", "--call",
+                        "world", "--proxy", proxy, hport, NULL};
+
+        snprintf(logp, sizeof(logp), "%s/hello2.log", dir);
+        harness_spawn(argv, logp);
+    }
+    ck_assert_int_eq(harness_wait_port(world_port, 5000), 0);
+    ck_assert_int_eq(harness_wait_port(hello_port, 5000), 0);
+    snprintf(yaml, sizeof(yaml),
+             "admin: {ip: 127.0.0.1, port: %d}\n"
+             "routers:\n"
+             "- protocol: http\n"
+             "  label: out\n"
+             "  dtab: /svc => /$/inet/127.0.0.1/%d;\n"
+             "  servers: [{ip: 127.0.0.1, port: %d}]\n"
+             "- protocol: http\n"
+             "  label: in\n"
+             "  dtab: /svc/hello => /$/inet/127.0.0.1/%d; /svc/world => /$/inet/127.0.0.1/%d;\n"
+             "  servers: [{ip: 127.0.0.1, port: %d}]\n"
+             "telemetry: [{kind: io.l5d.zipkin, sampleRate: 1.0}]\n"
+             "meshd: {workers: 1, agentSocket: \"%s\"}\n",
+             admin_port, in_port, out_port, hello_port, world_port, in_port, agent_url);
+    ck_assert_msg(harness_meshd_start(&md, yaml, admin_port) == 0, "meshd did not start");
+    ck_assert_int_eq(harness_wait_port(out_port, 5000), 0);
+    ck_assert_int_eq(harness_get(out_port, "hello", "/", body, sizeof(body)), 200);
+    ck_assert_msg(strncmp(body, "Hello (", 7) == 0 && strstr(body, ") world (") != NULL, "%s",
+                  body);
+    ck_assert_int_eq(collect(8, 5000), 8);
+    /* one trace; a chain: root server, then each span the parent of the next */
+    for (int i = 0; i < n_spans; i++)
+        ck_assert(spans[i].trace_hi == spans[0].trace_hi && spans[i].trace_lo == spans[0].trace_lo);
+    for (depth = 0; depth < 8; depth++) {
+        int found = -1;
+
+        for (int i = 0; i < n_spans; i++)
+            if (spans[i].parent_id == parent)
+                found = i;
+        ck_assert_msg(found >= 0, "no span at depth %d", depth);
+        ck_assert_int_eq(spans[found].kind, depth % 2 == 0 ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT);
+        ck_assert_str_eq(spans[found].router, (depth / 2) % 2 == 0 ? "out" : "in");
+        parent = spans[found].span_id;
+    }
+}
+END_TEST
+
 static Suite *
 tracing_suite(void)
 {
@@ -365,6 +431,7 @@ tracing_suite(void)
     tcase_add_test(tc, test_tracing_agent_gone_costs_spans_not_requests);
     tcase_add_test(tc, test_tracing_formats_written_as_configured);
     tcase_add_test(tc, test_tracing_stalled_agent_costs_spans_not_requests);
+    tcase_add_test(tc, test_tracing_hello_world_gives_eight_spans_in_one_trace);
     suite_add_tcase(s, tc);
     return s;
 }
