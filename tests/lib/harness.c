@@ -44,17 +44,29 @@ now_ms(void)
 int
 harness_free_port(void)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+    /* Below the kernel's ephemeral range (32768-60999 by default): a port the kernel handed
+     * out for "any port" can be taken again by any outgoing connection before the server
+     * under test binds it; these ones cannot. */
+    static unsigned seed;
 
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd == -1 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == -1 ||
-        getsockname(fd, (struct sockaddr *) &sin, &len) == -1)
-        abort();
-    port = ntohs(sin.sin_port);
-    close(fd);
-    return port;
+    if (seed == 0)
+        seed = (unsigned) getpid() * 2654435761u ^ (unsigned) now_ms();
+    for (int tries = 0; tries < 1000; tries++) {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, ok;
+        int port = 10000 + (int) (rand_r(&seed) % 20000);
+
+        if (fd == -1)
+            abort();
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons((uint16_t) port);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        ok = bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    abort();
 }
 
 const char *
