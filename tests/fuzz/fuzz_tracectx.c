@@ -1,6 +1,9 @@
 /* tests/fuzz/fuzz_tracectx.c - libFuzzer target for the trace context decoders
  * (proto/tracectx.h): l5d-ctx-trace, b3, X-B3-*, traceparent, l5d-sample, l5d-ctx-deadline.
- * Whatever parses must format and parse back to the same context. */
+ * Whatever parses must format and parse back to the same context (l5d-ctx-trace: every
+ * field, flags included, since they travel as received), and the formatted text is
+ * canonical (formatting the re-parse gives the same bytes). A deadline also merges with
+ * itself to itself, and merging is order-independent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +46,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tracectx_l5d_parse(p, n, &c) == 0) {
             size_t k = tracectx_l5d_format(&c, out, sizeof(out));
 
+            char out2[128];
+
             CHECK(tracectx_l5d_parse(out, k, &d) == 0 && same(&c, &d));
+            CHECK(c.parent_id == d.parent_id && c.flags == d.flags);
+            CHECK(tracectx_l5d_format(&d, out2, sizeof(out2)) == k && memcmp(out, out2, k) == 0);
         }
         break;
     case 1:
@@ -87,7 +94,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t k = tracectx_deadline_format(&dl, out, sizeof(out));
             struct trace_deadline e;
 
+            struct trace_deadline m1, m2, acc;
+
             CHECK(tracectx_deadline_parse(out, k, &e) == 0 && e.deadline_ns == dl.deadline_ns);
+            CHECK(e.timestamp_ns == dl.timestamp_ns);
+            /* merge: the identity, idempotence, and order independence against a fixed one */
+            tracectx_deadline_init(&acc);
+            tracectx_deadline_merge(&acc, &dl);
+            CHECK(acc.timestamp_ns == dl.timestamp_ns && acc.deadline_ns == dl.deadline_ns);
+            tracectx_deadline_merge(&acc, &dl);
+            CHECK(acc.timestamp_ns == dl.timestamp_ns && acc.deadline_ns == dl.deadline_ns);
+            e.timestamp_ns = 1732500000000000000;
+            e.deadline_ns = 1732500001000000000;
+            m1 = dl;
+            tracectx_deadline_merge(&m1, &e);
+            m2 = e;
+            tracectx_deadline_merge(&m2, &dl);
+            CHECK(m1.timestamp_ns == m2.timestamp_ns && m1.deadline_ns == m2.deadline_ns);
         }
         break;
     }
