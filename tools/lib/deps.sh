@@ -2,8 +2,9 @@
 # and only when something is missing. Sourced by tools/test, tools/demo and bench/run.
 
 MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev check curl python3"
-# Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send.
-MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler"
+# Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send;
+# headless Chromium, its WebDriver and Selenium for the dashboard's browser test.
+MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler chromium chromium-driver python3-selenium"
 
 mesh_missing_pkgs() {
     local p missing=""
