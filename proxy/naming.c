@@ -804,9 +804,9 @@ trim(char *s)
     return s;
 }
 
-/* Parses one non-blank line "host port" or "host port * weight" into <a>. */
+/* Parses one non-blank, trimmed line "host port" or "host port * weight" (cut in place). */
 static bool
-fs_parse_line(struct naming *n, char *line, struct fs_addr *a)
+fs_line_parse(char *line, struct naming_fs_line *l)
 {
     char *tok[5], *save = NULL, *t, *end;
     size_t ntok = 0;
@@ -817,40 +817,33 @@ fs_parse_line(struct naming *n, char *line, struct fs_addr *a)
             return false;
         tok[ntok++] = t;
     }
-    memset(a, 0, sizeof(*a));
-    a->weight = 1.0;
+    memset(l, 0, sizeof(*l));
+    l->weight = 1.0;
     if (ntok == 4 && strcmp(tok[2], "*") == 0) {
         errno = 0;
-        a->weight = strtod(tok[3], &end);
-        if (errno != 0 || *end != '\0' || end == tok[3] || !isfinite(a->weight) || a->weight < 0.0)
+        l->weight = strtod(tok[3], &end);
+        if (errno != 0 || *end != '\0' || end == tok[3] || !isfinite(l->weight) || l->weight < 0.0)
             return false;
     } else if (ntok != 2) {
         return false;
     }
-    if (!parse_port(tok[1], &a->port))
+    if (!parse_port(tok[1], &l->port))
         return false;
-    if (parse_ip(tok[0], &a->addr, &a->addr_len)) {
-        if (a->addr.ss_family == AF_INET)
-            ((struct sockaddr_in *) &a->addr)->sin_port = htons(a->port);
-        else
-            ((struct sockaddr_in6 *) &a->addr)->sin6_port = htons(a->port);
-    } else {
-        a->dns = dns_get(n, tok[0]);
-    }
+    l->host = tok[0];
     return true;
 }
 
-/* Parses <text> (NUL-terminated, modified in place) into *ret_addrs, or returns the
- * failure text (malloc'd). */
-static char *
-fs_parse(struct naming *n, char *text, struct fs_addr **ret_addrs, size_t *ret_n)
+char *
+naming_fs_parse(const char *text, size_t len, naming_fs_line_fn *fn, void *ctx)
 {
-    struct fs_addr *v = NULL;
-    size_t cnt = 0, cap = 0;
-    char *line = text, *next;
+    char *buf, *line, *next, *why = NULL;
 
-    for (; line != NULL; line = next) {
-        char *hash, *l, copy[160];
+    buf = xmalloc(len + 1);
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    for (line = buf; line != NULL; line = next) {
+        struct naming_fs_line l;
+        char *hash, *t, copy[160];
 
         next = strchr(line, '\n');
         if (next != NULL)
@@ -858,26 +851,66 @@ fs_parse(struct naming *n, char *text, struct fs_addr **ret_addrs, size_t *ret_n
         hash = strchr(line, '#');
         if (hash != NULL)
             *hash = '\0';
-        l = trim(line);
-        if (*l == '\0')
+        t = trim(line);
+        if (*t == '\0')
             continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        (void) snprintf(copy, sizeof(copy), "%s", l); /* strtok_r cuts <l> */
-        if (!fs_parse_line(n, l, &v[cnt])) {
-            char *why = NULL;
-
-            fs_addrs_free(n, v, cnt);
+        (void) snprintf(copy, sizeof(copy), "%s", t); /* strtok_r cuts <t> */
+        if (!fs_line_parse(t, &l)) {
             if (asprintf(&why, "malformed address: %s", copy) == -1)
                 why = xstrdup("malformed address");
-            return why;
+            break;
         }
-        cnt++;
+        fn(&l, ctx);
     }
-    *ret_addrs = v;
-    *ret_n = cnt;
+    free(buf);
+    return why;
+}
+
+struct fs_parse_ctx {
+    struct naming *n;
+    struct fs_addr *v;
+    size_t cnt, cap;
+};
+
+static void
+fs_parse_add(const struct naming_fs_line *l, void *arg)
+{
+    struct fs_parse_ctx *c = arg;
+    struct fs_addr *a;
+
+    if (c->cnt == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    a = &c->v[c->cnt++];
+    memset(a, 0, sizeof(*a));
+    a->port = l->port;
+    a->weight = l->weight;
+    if (parse_ip(l->host, &a->addr, &a->addr_len)) {
+        if (a->addr.ss_family == AF_INET)
+            ((struct sockaddr_in *) &a->addr)->sin_port = htons(a->port);
+        else
+            ((struct sockaddr_in6 *) &a->addr)->sin6_port = htons(a->port);
+    } else {
+        a->dns = dns_get(c->n, l->host);
+    }
+}
+
+/* Parses a file's <len> bytes of <text> into *ret_addrs, or returns the failure text
+ * (malloc'd). */
+static char *
+fs_parse(struct naming *n, const char *text, size_t len, struct fs_addr **ret_addrs,
+         size_t *ret_n)
+{
+    struct fs_parse_ctx c = {.n = n};
+    char *why = naming_fs_parse(text, len, fs_parse_add, &c);
+
+    if (why != NULL) {
+        fs_addrs_free(n, c.v, c.cnt);
+        return why;
+    }
+    *ret_addrs = c.v;
+    *ret_n = c.cnt;
     return NULL;
 }
 
@@ -959,8 +992,7 @@ fs_file_load(struct fs_namer *ns, struct fs_node *f)
             goto done;
         }
     }
-    text[len] = '\0';
-    fail = fs_parse(n, text, &addrs, &n_addrs);
+    fail = fs_parse(n, text, len, &addrs, &n_addrs);
 
 done:
     if (fd != -1)

@@ -130,4 +130,19 @@ int naming_delegate(struct naming *n, const char *router, const struct dtab *dta
                     const char *path, size_t len, naming_trace_fn *fn, void *ctx,
                     struct dtab_result *ret);
 
+/* ---- the io.l5d.fs file format (pure: no I/O, no lookups; tests/fuzz/fuzz_naming_fs) -- */
+
+struct naming_fs_line {
+    const char *host; /* IP literal or name, NUL-terminated; valid during the callback */
+    uint16_t port;    /* 1..65535 */
+    double weight;    /* finite, >= 0; 1.0 unless "* weight" */
+};
+typedef void naming_fs_line_fn(const struct naming_fs_line *l, void *ctx);
+
+/* Parses the <len> bytes of an io.l5d.fs file (docs/naming.md): calls <fn> for each
+ * address line in order and returns NULL, or returns the failure text (malloc'd:
+ * "malformed address: <line>"); <fn> may have been called for
+ * the lines before the bad one. */
+char *naming_fs_parse(const char *text, size_t len, naming_fs_line_fn *fn, void *ctx);
+
 #endif
