@@ -1059,6 +1059,10 @@ static const struct {
     {"status/", "status"},
     {"failures/", "exception"},
     {"requests_rejected/", "reason"},
+    {"loadbalancer/endpoint_load/", "endpoint"},
+    {"loadbalancer/endpoint_idle/", "endpoint"},
+    {"loadbalancer/endpoint_removed/", "endpoint"},
+    {"loadbalancer/endpoint_present/", "endpoint"},
 };
 
 static const char *const prom_scopes[][2] = {

@@ -18,6 +18,7 @@
 
 #include "common/buf.h"
 #include "common/list.h"
+#include "common/stats.h"
 #include "proto/http1.h"
 #include "proxy/naming.h"
 #include "proxy/trace.h"
@@ -83,6 +84,9 @@ struct endpoint_state {
     uint32_t backoff_ms;     /* next down period */
     bool probing;            /* one request allowed through after a down period */
     bool present;            /* still in the client's endpoint set */
+    /* rt/<r>/client/<id>/loadbalancer/endpoint_{load,idle,removed,present}/<label>, for the
+     * dashboard; all NULL once the worker's budget of endpoint gauges is spent */
+    int64_t *g_load, *g_idle, *g_removed, *g_present;
 };
 
 /* A bound destination (/#/io.l5d.fs/world): a load-balanced set of endpoints. */
@@ -98,6 +102,10 @@ struct client {
     int64_t *connections;
     uint64_t *fa_removals, *fa_revivals;
     int64_t *lb_size, *lb_available;
+    int64_t *fa_removed;       /* failure_accrual/removed */
+    unsigned n_removed;        /* present endpoints removed by failure accrual */
+    int64_t avail_shown;       /* what this worker added to lb_available */
+    char stats_prefix[STATS_NAME_MAX]; /* "rt/<router>/client/<id>" */
     uint64_t *status_class[6]; /* status/1XX .. status/5XX */
 };
 
@@ -227,7 +235,13 @@ struct worker {
     struct http1_limits limits;      /* requests */
     struct http1_limits resp_limits; /* responses: up to a buffer */
     uint32_t max_headers;
+    unsigned n_ep_gauges;     /* endpoints given gauges so far (WORKER_MAX_EP_GAUGES) */
 };
+
+/* Endpoints a worker gives per-endpoint gauges (4 names each) over its life: the stats
+ * region holds 4096 names, and endpoints that come and go (Kubernetes pods) would fill
+ * it. Past this, endpoints still work but have no gauges of their own. */
+#define WORKER_MAX_EP_GAUGES 256
 
 /* worker.c */
 int worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds,

@@ -294,6 +294,7 @@ router_client(struct router *r, const struct name_bound *b)
         c->router = r;
         snprintf(c->id, sizeof(c->id), "%s", b->id);
         snprintf(prefix, sizeof(prefix), "rt/%s/client/%s", r->cfg->label, scope_name(b->id));
+        snprintf(c->stats_prefix, sizeof(c->stats_prefix), "%s", prefix);
         scope_stats_init(&c->stats, r->worker->stats, prefix);
         snprintf(name, sizeof(name), "%s/connections", prefix);
         c->connections = stats_gauge(r->worker->stats, name);
@@ -303,6 +304,10 @@ router_client(struct router *r, const struct name_bound *b)
         c->fa_revivals = stats_counter(r->worker->stats, name);
         snprintf(name, sizeof(name), "%s/loadbalancer/size", prefix);
         c->lb_size = stats_gauge(r->worker->stats, name);
+        snprintf(name, sizeof(name), "%s/loadbalancer/available", prefix);
+        c->lb_available = stats_gauge(r->worker->stats, name);
+        snprintf(name, sizeof(name), "%s/failure_accrual/removed", prefix);
+        c->fa_removed = stats_gauge(r->worker->stats, name);
         for (int k = 1; k <= 5; k++) {
             snprintf(name, sizeof(name), "%s/status/%dXX", prefix, k);
             c->status_class[k] = stats_counter(r->worker->stats, name);

@@ -41,6 +41,74 @@ upconn_arm(struct upconn *u, uint64_t deadline_us)
     }
 }
 
+/* ---- gauges ---------------------------------------------------------------------------
+ * Per-endpoint gauges move with the endpoint's state; a worker contributes its own view
+ * and the master sums them: endpoint_load is requests in flight over all workers,
+ * endpoint_removed the number of workers in which failure accrual removed the endpoint,
+ * endpoint_present the number of workers whose client holds it. */
+
+static void
+ep_load_add(struct endpoint_state *ep, int d)
+{
+    ep->load = (unsigned) ((int) ep->load + d);
+    stats_gauge_add(ep->g_load, d);
+}
+
+static void
+ep_idle_add(struct endpoint_state *ep, int d)
+{
+    ep->n_idle = (unsigned) ((int) ep->n_idle + d);
+    stats_gauge_add(ep->g_idle, d);
+}
+
+/* Registers <ep>'s gauges under <c>'s prefix while the worker's budget lasts. */
+static void
+ep_gauges_init(struct client *c, struct endpoint_state *ep)
+{
+    static const char *const kinds[] = {"load", "idle", "removed", "present"};
+    int64_t **cells[] = {&ep->g_load, &ep->g_idle, &ep->g_removed, &ep->g_present};
+    struct worker *w = c->router->worker;
+    char name[STATS_NAME_MAX];
+
+    if (w == NULL || w->stats == NULL || w->n_ep_gauges >= WORKER_MAX_EP_GAUGES)
+        return;
+    w->n_ep_gauges++;
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        snprintf(name, sizeof(name), "%s/loadbalancer/endpoint_%s/%s", c->stats_prefix,
+                 kinds[i], ep->label);
+        *cells[i] = stats_gauge(w->stats, name);
+    }
+}
+
+/* Brings the client's loadbalancer/available and failure_accrual/removed gauges in line
+ * with its endpoints: available = present endpoints not removed by failure accrual. */
+static void
+client_lb_refresh(struct client *c, int removed_delta)
+{
+    int64_t avail;
+
+    c->n_removed = (unsigned) ((int) c->n_removed + removed_delta);
+    stats_gauge_add(c->fa_removed, removed_delta);
+    avail = (int64_t) c->n_ep - (int64_t) c->n_removed;
+    stats_gauge_add(c->lb_available, avail - c->avail_shown);
+    c->avail_shown = avail;
+}
+
+/* <ep> leaves its client's set (or the client goes): its presence and removal go. */
+static void
+ep_leave(struct client *c, struct endpoint_state *ep)
+{
+    if (!ep->present)
+        return;
+    ep->present = false;
+    stats_gauge_add(ep->g_present, -1);
+    if (ep->down_until_us) {
+        stats_gauge_add(ep->g_removed, -1);
+        c->n_removed--;
+        stats_gauge_add(c->fa_removed, -1);
+    }
+}
+
 static void
 endpoint_maybe_free(struct endpoint_state *ep)
 {
@@ -58,9 +126,9 @@ upconn_close(struct upconn *u)
     ev_timer_stop(w->loop, &u->timer);
     if (u->state == UPCONN_IDLE) {
         list_remove(&u->link);
-        ep->n_idle--;
+        ep_idle_add(ep, -1);
     } else {
-        ep->load--;
+        ep_load_add(ep, -1);
     }
     (void) close(u->fd);
     stats_gauge_add(u->client->connections, -1);
@@ -138,6 +206,10 @@ upstream_record(struct client *c, struct endpoint_state *ep, bool ok)
     if (ok) {
         if (ep->consecutive_failures >= cc->failure_accrual_failures && ep->down_until_us)
             stats_inc(c->fa_revivals, 1);
+        if (ep->down_until_us && ep->present) {
+            stats_gauge_add(ep->g_removed, -1);
+            client_lb_refresh(c, -1);
+        }
         ep->consecutive_failures = 0;
         ep->down_until_us = 0;
         ep->backoff_ms = 0;
@@ -151,6 +223,11 @@ upstream_record(struct client *c, struct endpoint_state *ep, bool ok)
 
         if (ep->down_until_us > now)
             return; /* already down */
+        if (ep->down_until_us == 0 && ep->present) {
+            /* removed until a success revives it (a failed probe keeps it removed) */
+            stats_gauge_add(ep->g_removed, 1);
+            client_lb_refresh(c, 1);
+        }
         if (ep->backoff_ms == 0)
             ep->backoff_ms = cc->failure_accrual_backoff_min_ms;
         /* equal jitter: half fixed, half random */
@@ -176,14 +253,14 @@ upstream_acquire(struct worker *w, struct client *c, struct endpoint_state *ep)
     if (!list_empty(&ep->idle)) {
         u = list_entry(ep->idle.next, struct upconn, link);
         list_remove(&u->link);
-        ep->n_idle--;
+        ep_idle_add(ep, -1);
         ev_timer_stop(w->loop, &u->timer);
         /* its io watcher stays as it is (EV_READ): changing it costs an epoll_ctl */
         u->state = UPCONN_BUSY;
         u->rd_ready = false;
         u->reused = true;
         u->deadline_us = 0;
-        ep->load++;
+        ep_load_add(ep, 1);
         return u;
     }
     fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -217,7 +294,7 @@ upstream_acquire(struct worker *w, struct client *c, struct endpoint_state *ep)
         errno = e;
         return NULL;
     }
-    ep->load++;
+    ep_load_add(ep, 1);
     stats_gauge_add(c->connections, 1);
     return u;
 }
@@ -234,12 +311,12 @@ upstream_release(struct upconn *u, bool reusable)
         upconn_close(u);
         return;
     }
-    ep->load--;
+    ep_load_add(ep, -1);
     u->state = UPCONN_IDLE;
     u->conn = NULL;
     u->in = buf_put(&w->bufs, u->in);
     list_insert_head(&ep->idle, &u->link);
-    ep->n_idle++;
+    ep_idle_add(ep, 1);
     /* watch for the upstream closing it while idle (usually already watched) */
     if (!ev_is_active(&u->io) || (u->io.events & (EV_READ | EV_WRITE)) != EV_READ) {
         ev_io_stop(w->loop, &u->io);
@@ -395,6 +472,8 @@ upstream_sync_endpoints(struct client *c, struct endpoint_set *eps)
             list_init(&ep->idle);
             ep->present = true;
             endpoint_label(ep);
+            ep_gauges_init(c, ep);
+            stats_gauge_add(ep->g_present, 1);
         }
         ep->weight = eps->e[i].weight > 0 ? eps->e[i].weight : 1.0;
         next[n++] = ep;
@@ -405,7 +484,7 @@ upstream_sync_endpoints(struct client *c, struct endpoint_set *eps)
 
         if (ep == NULL)
             continue;
-        ep->present = false;
+        ep_leave(c, ep);
         ep->load++; /* keep it alive while closing its pool */
         while (!list_empty(&ep->idle))
             upconn_close(list_entry(ep->idle.next, struct upconn, link));
@@ -416,6 +495,7 @@ upstream_sync_endpoints(struct client *c, struct endpoint_set *eps)
     stats_gauge_add(c->lb_size, (int64_t) n - (int64_t) c->n_ep);
     c->ep = next;
     c->n_ep = n;
+    client_lb_refresh(c, 0);
     endpoint_set_unref(c->eps);
     c->eps = endpoint_set_ref(eps);
     return 0;
@@ -427,7 +507,7 @@ upstream_client_fini(struct client *c)
     for (unsigned k = 0; k < c->n_ep; k++) {
         struct endpoint_state *ep = c->ep[k];
 
-        ep->present = false;
+        ep_leave(c, ep);
         ep->load++;
         while (!list_empty(&ep->idle))
             upconn_close(list_entry(ep->idle.next, struct upconn, link));
@@ -435,7 +515,9 @@ upstream_client_fini(struct client *c)
         endpoint_maybe_free(ep);
     }
     free(c->ep);
+    stats_gauge_add(c->lb_size, -(int64_t) c->n_ep);
     c->ep = NULL;
     c->n_ep = 0;
+    client_lb_refresh(c, 0);
     c->eps = endpoint_set_unref(c->eps);
 }

@@ -589,6 +589,8 @@ START_TEST(test_stats_prometheus_labels)
     stats_inc(stats_counter(r, "rt/outgoing/client/$/inet/127.1/9091/requests_rejected/full"), 6);
     stats_gauge_add(stats_gauge(r, "rt/outgoing/client/$/inet/127.1/9091/loadbalancer/size"), 2);
     stats_gauge_add(stats_gauge(r, "rt/outgoing/client/x/failure_accrual/removed"), 1);
+    stats_gauge_add(stats_gauge(r, "rt/outgoing/client/x/loadbalancer/endpoint_load/127.0.0.1:80"),
+                    3);
     stats_inc(stats_counter(r, "rt/outgoing/client/x/unknown_leaf"), 7);
     stats_gauge_add(stats_gauge(r, "jvm/uptime"), 9);
     stats_inc(stats_counter(r, "9lives"), 1);
@@ -610,6 +612,9 @@ START_TEST(test_stats_prometheus_labels)
         strstr(p, "rt:service:failures{rt=\"outgoing\", service=\"svc\", exception=\"requests\"} "
                   "1\n"));
     ck_assert_ptr_nonnull(strstr(p, "# TYPE rt:client:status counter\n"));
+    /* an endpoint's gauges: its address becomes a label */
+    ck_assert_ptr_nonnull(strstr(p, "rt:client:loadbalancer:endpoint_load{rt=\"outgoing\", "
+                                    "client=\"x\", endpoint=\"127.0.0.1:80\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(
         p, "rt:client:status{rt=\"outgoing\", client=\"$/inet/127.1/9091\", status=\"200\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(
