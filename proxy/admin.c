@@ -1,7 +1,9 @@
 /* proxy/admin.c - the admin HTTP server's transport: a small, strict HTTP/1.1 server on
  * the master's loop. One request per connection (answered with Connection: close),
- * heads up to 8 KiB, bodies up to 64 KiB, 10 s to send a request. What each path
- * answers is the caller's business (the handler); this module only moves bytes.
+ * heads up to 8 KiB, bodies up to 64 KiB, 10 s from accept to the end of the answer, at
+ * most 64 connections. What each path answers is the caller's business (the handler);
+ * this module only moves bytes. A handler may answer later (admin_defer): the
+ * connection then waits, not reading, until admin_finish() or its deadline.
  * It never touches client traffic: that is the workers' job. */
 #include "proxy/admin.h"
 
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/strbuf.h"
@@ -30,10 +33,15 @@ struct admin {
     admin_handler_fn *handler;
     void *ctx;
     unsigned n_conns;
+    struct list conns; /* struct admin_conn.link, freed with the server */
 };
 
 struct admin_conn {
+    struct list link;  /* in admin->conns */
     struct admin *admin;
+    admin_cancel_fn *cancel; /* set while deferred */
+    void *cancel_ctx;
+    bool head_only;
     int fd;
     ev_io io;
     ev_timer timer;
@@ -47,6 +55,13 @@ struct admin_conn {
 static void
 admin_conn_free(struct admin_conn *ac)
 {
+    if (ac->cancel) {
+        admin_cancel_fn *cancel = ac->cancel;
+
+        ac->cancel = NULL;
+        cancel(ac->cancel_ctx, false);
+    }
+    list_remove(&ac->link);
     ev_io_stop(ac->admin->loop, &ac->io);
     ev_timer_stop(ac->admin->loop, &ac->timer);
     (void) close(ac->fd);
@@ -66,7 +81,9 @@ status_text(int status)
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 431: return "Request Header Fields Too Large";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     default: return "Error";
     }
 }
@@ -76,10 +93,12 @@ admin_respond(struct admin_conn *ac, const struct admin_response *rsp, bool head
 {
     strbuf_addf(&ac->out,
                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                "Cache-Control: no-cache\r\nConnection: close\r\n%s\r\n",
+                "Cache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n"
+                "Connection: close\r\n%s\r\n",
                 rsp->status, status_text(rsp->status),
                 rsp->content_type ? rsp->content_type : "text/plain; charset=utf-8",
-                rsp->body.len, rsp->extra_headers ? rsp->extra_headers : "");
+                rsp->body.len, rsp->cache_control ? rsp->cache_control : "no-cache",
+                rsp->extra_headers ? rsp->extra_headers : "");
     if (!head_only)
         strbuf_add(&ac->out, strbuf_str(&rsp->body), rsp->body.len);
     ac->responding = true;
@@ -142,9 +161,32 @@ admin_handle(struct admin_conn *ac)
     areq.query_len = q ? req.target_len - areq.path_len - 1 : 0;
     areq.body = ac->in + rc;
     areq.body_len = req.body == HTTP1_BODY_LENGTH ? (size_t) req.content_length : 0;
+    ac->head_only = req.is_head;
+    rsp._conn = ac;
     ac->admin->handler(ac->admin->ctx, &areq, &rsp);
-    admin_respond(ac, &rsp, req.is_head);
+    if (ac->cancel == NULL)
+        admin_respond(ac, &rsp, req.is_head);
+    else
+        ev_io_stop(ac->admin->loop, &ac->io); /* nothing more is read; the timer runs */
     strbuf_fini(&rsp.body);
+}
+
+struct admin_conn *
+admin_defer(struct admin_response *rsp, admin_cancel_fn *cancel, void *cancel_ctx)
+{
+    struct admin_conn *ac = rsp->_conn;
+
+    MESH_BUG_ON(ac == NULL || cancel == NULL || ac->cancel != NULL);
+    ac->cancel = cancel;
+    ac->cancel_ctx = cancel_ctx;
+    return ac;
+}
+
+void
+admin_finish(struct admin_conn *ac, const struct admin_response *rsp)
+{
+    ac->cancel = NULL;
+    admin_respond(ac, rsp, ac->head_only);
 }
 
 static void
@@ -214,6 +256,7 @@ admin_on_accept(struct ev_loop *loop, ev_io *w, int revents)
         ac->admin = a;
         ac->fd = fd;
         a->n_conns++;
+        list_insert_head(&a->conns, &ac->link);
         ev_io_init(&ac->io, admin_conn_on_io, fd, EV_READ);
         ev_io_start(loop, &ac->io);
         ev_timer_init(&ac->timer, admin_conn_on_timeout, ADMIN_TIMEOUT_S, 0.);
@@ -237,6 +280,7 @@ admin_new(struct ev_loop *loop, const char *ip, uint16_t port, admin_handler_fn 
     a->fd = fd;
     a->handler = handler;
     a->ctx = ctx;
+    list_init(&a->conns);
     ev_io_init(&a->io, admin_on_accept, fd, EV_READ);
     ev_io_start(loop, &a->io);
     return a;
@@ -253,6 +297,8 @@ admin_free(struct admin *a)
 {
     if (a == NULL)
         return NULL;
+    while (!list_empty(&a->conns))
+        admin_conn_free(list_entry(a->conns.next, struct admin_conn, link));
     ev_io_stop(a->loop, &a->io);
     (void) close(a->fd);
     free(a);
@@ -262,6 +308,18 @@ admin_free(struct admin *a)
 struct admin *
 admin_discard(struct admin *a)
 {
+    if (a == NULL)
+        return NULL;
+    while (!list_empty(&a->conns)) {
+        struct admin_conn *ac = list_entry(a->conns.next, struct admin_conn, link);
+
+        if (ac->cancel)
+            ac->cancel(ac->cancel_ctx, true);
+        list_remove(&ac->link);
+        (void) close(ac->fd);
+        strbuf_fini(&ac->out);
+        free(ac);
+    }
     free(a);
     return NULL;
 }

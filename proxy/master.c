@@ -37,6 +37,7 @@
 #include "common/strbuf.h"
 #include "proto/ipc.h"
 #include "proxy/admin.h"
+#include "proxy/dashboard.h"
 #include "proxy/delegator.h"
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
@@ -722,15 +723,19 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
         }
         strbuf_adds(&rsp->body, "shutting down\n");
         master_begin_stop(m, "admin /admin/shutdown");
-    } else if ((path_is(req, "/admin") || path_is(req, "/")) && get) {
+    } else if (path_is(req, "/admin") && get) {
         rsp->content_type = "text/plain; charset=utf-8";
         strbuf_adds(&rsp->body,
                     "meshd admin\n"
+                    "  /, /dashboard               the dashboard (a page for a browser)\n"
+                    "  /agent/api/v2/...           the node's meshagent query API, relayed\n"
                     "  /admin/ping                 liveness: answers pong\n"
                     "  /admin/metrics.json         all metrics, Linkerd's flat JSON\n"
                     "  /admin/metrics/prometheus   the same, Prometheus text format\n"
                     "  /config.json                the effective config\n"
                     "  POST /admin/shutdown        graceful stop\n");
+    } else if (dashboard_admin(m->loop, m->cfg, req, rsp)) {
+        /* /, /dashboard/..., /agent/api/v2/...: proxy/dashboard.c */
     } else if (delegator_admin(m->loop, m->cfg, m->gen, req, rsp)) {
         /* /delegator.json, /delegator: proxy/delegator.c, with a naming of its own */
     } else if (get || post) {
