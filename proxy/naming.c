@@ -836,8 +836,14 @@ fs_line_parse(char *line, struct naming_fs_line *l)
 char *
 naming_fs_parse(const char *text, size_t len, naming_fs_line_fn *fn, void *ctx)
 {
+    const char *nul = memchr(text, '\0', len);
     char *buf, *line, *next, *why = NULL;
 
+    if (nul != NULL) {
+        if (asprintf(&why, "NUL byte at offset %zu", (size_t) (nul - text)) == -1)
+            why = xstrdup("NUL byte in file");
+        return why;
+    }
     buf = xmalloc(len + 1);
     memcpy(buf, text, len);
     buf[len] = '\0';

@@ -141,7 +141,7 @@ typedef void naming_fs_line_fn(const struct naming_fs_line *l, void *ctx);
 
 /* Parses the <len> bytes of an io.l5d.fs file (docs/naming.md): calls <fn> for each
  * address line in order and returns NULL, or returns the failure text (malloc'd:
- * "malformed address: <line>"); <fn> may have been called for
+ * "malformed address: <line>", "NUL byte at offset N"); <fn> may have been called for
  * the lines before the bad one. */
 char *naming_fs_parse(const char *text, size_t len, naming_fs_line_fn *fn, void *ctx);
 

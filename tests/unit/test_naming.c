@@ -385,6 +385,32 @@ START_TEST(test_naming_fs_malformed_lines)
 }
 END_TEST
 
+/* A NUL byte used to end the file silently (the lines after it were dropped): now it
+ * fails the file, wherever it is (found by tests/fuzz/fuzz_naming_fs). */
+START_TEST(test_naming_fs_nul_byte)
+{
+    static const char text[] = "127.0.0.1 80\n\0\n127.0.0.2 80\n";
+    unsigned before = changes;
+    struct name_bound b;
+    char path[256];
+    int fd;
+
+    (void) snprintf(path, sizeof(path), "%s/nul", root);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ne(fd, -1);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t) sizeof(text) - 1);
+    ck_assert_int_eq(close(fd), 0);
+    settle(before);
+    ck_assert_int_eq(bind_via(NULL, "/#/io.l5d.fs/nul", &b), -EIO);
+    ck_assert_str_eq(why, "NUL byte at offset 13");
+    /* the same lines without it bind both addresses */
+    put_new("nonul", "127.0.0.1 80\n\n127.0.0.2 80\n");
+    ck_assert_int_eq(bind_via(NULL, "/#/io.l5d.fs/nonul", &b), 0);
+    ck_assert_uint_eq(b.eps->n, 2);
+    name_bound_fini(&b);
+}
+END_TEST
+
 START_TEST(test_naming_fs_size_limit)
 {
     char *big = xmalloc(512001 + 1);
@@ -882,6 +908,7 @@ naming_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_naming_fs_weights_and_comments);
     tcase_add_test(tc, test_naming_fs_malformed_lines);
+    tcase_add_test(tc, test_naming_fs_nul_byte);
     tcase_add_test(tc, test_naming_fs_size_limit);
     tcase_add_test(tc, test_naming_fs_edit_seen_within_a_second);
     tcase_add_test(tc, test_naming_fs_delete_is_neg);
