@@ -386,7 +386,7 @@ START_TEST(test_naming_fs_malformed_lines)
 END_TEST
 
 /* A NUL byte used to end the file silently (the lines after it were dropped): now it
- * fails the file, wherever it is (found by tests/fuzz/fuzz_naming_fs). */
+ * fails the file, wherever it is (seen while writing tests/fuzz/fuzz_naming_fs). */
 START_TEST(test_naming_fs_nul_byte)
 {
     static const char text[] = "127.0.0.1 80\n\0\n127.0.0.2 80\n";
