@@ -370,6 +370,7 @@ def main():
         return SKIP
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     bins = [os.environ.get(k) for k in ("MESHD", "MESHAGENT", "TESTSRV")]
@@ -457,11 +458,27 @@ def main():
         driver.save_screenshot(path)
         log(f"screenshot: {path}")
         if keep:
-            log(f"keeping everything up for {keep} s")
+            log(f"keeping everything up for {keep} s, with traffic")
             end = time.monotonic() + keep
+            n = 0
             while time.monotonic() < end:
                 mesh.request("hello")
-                time.sleep(0.2)
+                mesh.request("world", "/status?code=500" if n % 40 == 0 else "/")
+                n += 1
+                time.sleep(0.02)
+            # the newest full trace, selected, with the pointer out of the way
+            row = driver.find_elements(By.CSS_SELECTOR, '#traces tr[data-spans="8"]')
+            if row:
+                driver.execute_script("arguments[0].click()", row[0])
+                time.sleep(0.5)
+            driver.execute_script("window.scrollTo(0, 0);"
+                                  "document.querySelector('.panel.scroll').scrollTop = 0")
+            ActionChains(driver).move_to_element(
+                driver.find_element(By.CSS_SELECTOR, ".brand")).perform()
+            time.sleep(0.3)
+            path = os.path.join(shots, "dashboard-live.png")
+            driver.save_screenshot(path)
+            log(f"screenshot with traffic: {path}")
 
         # the agent goes away: the relay says so, and so does the page
         mesh.stop("meshagent")
@@ -476,14 +493,46 @@ def main():
         idle.close()
         driver.quit()
         driver = None
+
+        # an agent that accepts and never answers: 504 after the relay's 2 s; the address
+        # comes from the running config, so a reload moves it
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)
+        with open(mesh.cfg) as f:
+            text = f.read()
+        with open(mesh.cfg, "w") as f:
+            f.write(text.replace(f"port: {mesh.p['agent']}\n", f"port: {mute.getsockname()[1]}\n"))
+        os.kill(mesh.procs["meshd"].pid, signal.SIGHUP)
+        wait_for("the reload", lambda: f'"admin.port":"{mute.getsockname()[1]}"'.encode()
+                 in mesh.admin("/config.json")[2], 10)
+        t0 = time.monotonic()
+        status, _, body = mesh.admin("/agent/api/v2/services")
+        if status != 504 or "did not answer" not in json.loads(body).get("error", ""):
+            fail(f"relay to a mute agent: {status} {body[:200]!r}")
+        log(f"mute agent: 504 after {time.monotonic() - t0:.1f} s")
+        if mesh.admin("/admin/ping")[0] != 200:
+            fail("the admin server stopped answering")
+
+        # meshd stops while a relay waits: the waiting connection is dropped, nothing leaks
+        pending = socket.create_connection(("127.0.0.1", mesh.p["admin"]))
+        pending.sendall(b"GET /agent/api/v2/services HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
         rc = mesh.stop("meshd", signal.SIGTERM, 20)
+        pending.close()
+        mute.close()
         if rc != 0:
             fail(f"meshd exited with {rc}:\n" + mesh.log_tail("meshd", 40))
+        bad = [line for line in mesh.log_tail("meshd", 100000).splitlines()
+               if "Sanitizer" in line or "runtime error" in line or "killed by signal" in line
+               or "exited with status" in line]
+        if bad:
+            fail("meshd's log:\n" + "\n".join(bad[:20]))
         log("meshd stopped cleanly")
         print("1 passed, 0 failed", flush=True)
         return 0
-    except (AssertionError, TimeoutError) as e:
-        print(f"FAIL: {e}", flush=True)
+    except Exception as e:  # noqa: BLE001 - any failure: report, show the logs, clean up
+        print(f"FAIL: {type(e).__name__}: {e}", flush=True)
         for name in ("meshd", "meshagent"):
             print(f"--- {name} log:\n{mesh.log_tail(name)}", flush=True)
         if driver is not None:
