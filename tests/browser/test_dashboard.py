@@ -455,15 +455,19 @@ def main():
         time.sleep(1.2)  # one more refresh, so the picture shows req/s and the sparkline
         driver.execute_script("window.scrollTo(0, 0)")
         path = os.path.join(shots, "dashboard.png")
-        driver.save_screenshot(path)
+        if not driver.save_screenshot(path):
+            fail(f"could not save the screenshot as {path}")
         log(f"screenshot: {path}")
         if keep:
             log(f"keeping everything up for {keep} s, with traffic")
             end = time.monotonic() + keep
             n = 0
             while time.monotonic() < end:
-                mesh.request("hello")
-                mesh.request("world", "/status?code=500" if n % 40 == 0 else "/")
+                try:
+                    mesh.request("hello")
+                    mesh.request("world", "/status?code=500" if n % 40 == 0 else "/")
+                except OSError as e:
+                    log(f"request: {e}")
                 n += 1
                 time.sleep(0.02)
             # the newest full trace, selected, with the pointer out of the way
@@ -477,7 +481,8 @@ def main():
                 driver.find_element(By.CSS_SELECTOR, ".brand")).perform()
             time.sleep(0.3)
             path = os.path.join(shots, "dashboard-live.png")
-            driver.save_screenshot(path)
+            if not driver.save_screenshot(path):
+                fail(f"could not save the screenshot as {path}")
             log(f"screenshot with traffic: {path}")
 
         # the agent goes away: the relay says so, and so does the page
