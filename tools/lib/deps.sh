@@ -3,8 +3,9 @@
 
 MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev check curl python3"
 # Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send;
-# headless Chromium, its WebDriver and Selenium for the dashboard's browser test.
-MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler chromium chromium-driver python3-selenium"
+# headless Chromium, its WebDriver and Selenium for the dashboard's browser test;
+# libhttp-parser for the differential HTTP/1 check (tests/fuzz/fuzz_http1_diff.c).
+MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler chromium chromium-driver python3-selenium libhttp-parser-dev"
 
 mesh_missing_pkgs() {
     local p missing=""
