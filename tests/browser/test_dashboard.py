@@ -370,6 +370,8 @@ def main():
         return SKIP
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import (ElementClickInterceptedException,
+                                            StaleElementReferenceException)
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -431,11 +433,24 @@ def main():
         status2, headers, body2 = mesh.admin(f"/agent/api/v2/trace/{tid}")
         if status2 != 200 or json.loads(body2) != json.loads(body):
             fail(f"relayed /agent/api/v2/trace/{tid}: {status2}, differs from the agent's")
-        row = wait_for("the trace in the page's list", lambda: driver.find_elements(
-            By.CSS_SELECTOR, f'#traces tr[data-trace-id="{tid}"]'), 15)
-        if row[0].get_attribute("data-spans") != str(n_spans):
-            fail(f"list says {row[0].get_attribute('data-spans')} spans, the agent {n_spans}")
-        row[0].click()
+        sel = f'#traces tr[data-trace-id="{tid}"]'
+        wait_for("the trace in the page's list",
+                 lambda: driver.find_elements(By.CSS_SELECTOR, sel), 15)
+        # the list is redrawn every few seconds: a row found may be replaced before the
+        # click, so look it up and click again until one click lands
+        for attempt in range(5):
+            try:
+                row = driver.find_element(By.CSS_SELECTOR, sel)
+                listed = row.get_attribute("data-spans")
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+                row.click()
+                break
+            except (StaleElementReferenceException, ElementClickInterceptedException):
+                time.sleep(0.2)
+        else:
+            fail("could not click the trace's row")
+        if listed != str(n_spans):
+            fail(f"list says {listed} spans, the agent {n_spans}")
         wait_for("the waterfall", lambda: driver.execute_script(
             "const w = document.getElementById('waterfall');"
             "return w.dataset.traceId === arguments[0] && w.querySelectorAll('.span-row').length;",
