@@ -30,9 +30,9 @@
 #include "proto/http1.h"
 #include "proxy/admin.h"
 
-#define RELAY_TIMEOUT_S  2.0               /* connect + answer, whole */
+#define RELAY_TIMEOUT_S  2.0                /* connect + answer, whole */
 #define RELAY_MAX_ANSWER (4u * 1024 * 1024) /* bytes of the agent's answer, head included */
-#define RELAY_MAX        16                /* relays in flight */
+#define RELAY_MAX        16                 /* relays in flight */
 
 enum relay_state {
     RELAY_CONNECTING = 1,
@@ -49,8 +49,8 @@ struct relay {
     enum relay_state state;
     struct strbuf out; /* the request to the agent */
     size_t out_off;
-    struct strbuf in;  /* the agent's answer so far */
-    char agent[96];    /* "ip:port", for messages */
+    struct strbuf in; /* the agent's answer so far */
+    char agent[96];   /* "ip:port", for messages */
 };
 
 static unsigned n_relays;
@@ -87,8 +87,9 @@ dashboard_agent_addr(const struct cfg *cfg, char *ret_ip, size_t ip_len, unsigne
             return -EINVAL;
         }
         if (p == 0) {
-            snprintf(err, errlen, "meshagent.admin.port is 0 (any free port): meshd cannot "
-                                  "know where the agent listens");
+            snprintf(err, errlen,
+                     "meshagent.admin.port is 0 (any free port): meshd cannot "
+                     "know where the agent listens");
             return -EINVAL;
         }
     }
@@ -321,8 +322,7 @@ relay_start(struct ev_loop *loop, const struct cfg *cfg, const struct admin_requ
     r->fd = fd;
     r->out = (struct strbuf) STRBUF_INIT;
     r->in = (struct strbuf) STRBUF_INIT;
-    snprintf(r->agent, sizeof(r->agent), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-             port);
+    snprintf(r->agent, sizeof(r->agent), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
     /* the path after /agent, with the query: the parser refused spaces and controls */
     strbuf_adds(&r->out, "GET ");
     strbuf_add(&r->out, req->path + 6, req->path_len - 6);
@@ -330,8 +330,10 @@ relay_start(struct ev_loop *loop, const struct cfg *cfg, const struct admin_requ
         strbuf_addc(&r->out, '?');
         strbuf_add(&r->out, req->query, req->query_len);
     }
-    strbuf_addf(&r->out, " HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-                         "User-Agent: meshd-dashboard-relay\r\n\r\n", r->agent);
+    strbuf_addf(&r->out,
+                " HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                "User-Agent: meshd-dashboard-relay\r\n\r\n",
+                r->agent);
     ev_io_init(&r->io, relay_on_io, fd, EV_WRITE);
     ev_timer_init(&r->timer, relay_on_timeout, RELAY_TIMEOUT_S, 0.);
     if (connect(fd, (const struct sockaddr *) &ss, sslen) == 0) {

@@ -29,14 +29,14 @@ extern const size_t dashboard_n_files;
 /* The agent's admin/query address that meshd relays to: the config's meshagent
  * admin.ip/admin.port (default 127.0.0.1:9991; a wildcard ip means loopback). Returns 0
  * and fills <ret_ip> and *ret_port, or -EINVAL with a reason in <err>. */
-int dashboard_agent_addr(const struct cfg *cfg, char *ret_ip, size_t ip_len,
-                         unsigned *ret_port, char *err, size_t errlen);
+int dashboard_agent_addr(const struct cfg *cfg, char *ret_ip, size_t ip_len, unsigned *ret_port,
+                         char *err, size_t errlen);
 
 /* The admin routes: GET / and /dashboard (the page), /dashboard/<file>, and
  * /agent/api/v2/<rest> relayed to the agent's /api/v2/<rest> (GET and HEAD only; the
  * answer comes later, from <loop>: the master's). Returns false, having touched nothing,
  * for any other path. */
-bool dashboard_admin(struct ev_loop *loop, const struct cfg *cfg,
-                     const struct admin_request *req, struct admin_response *rsp);
+bool dashboard_admin(struct ev_loop *loop, const struct cfg *cfg, const struct admin_request *req,
+                     struct admin_response *rsp);
 
 #endif
