@@ -142,6 +142,14 @@ routers:
   label: incoming
   dtab: |
     /svc => /#/io.l5d.fs;
+  client:
+    failureAccrual:
+      kind: io.l5d.consecutiveFailures
+      failures: 3
+      backoff:
+        kind: jittered
+        minMs: 100
+        maxMs: 300
   servers:
   - ip: 127.0.0.1
     port: {self.p['in']}
@@ -307,7 +315,7 @@ def relevant(m):
             and ".avg" not in k and ".m" not in k and ".sum" not in k}
 
 
-def compare(mesh, driver, By):
+def compare(mesh, driver, By, dead_state):
     """Page figures against metrics.json, read on both sides of a page refresh."""
     for attempt in range(6):
         m1 = mesh.metrics()
@@ -350,8 +358,8 @@ def compare(mesh, driver, By):
         dead = f"127.0.0.1:{mesh.p['dead']}"
         states = {ep[2] for c in page["routers"]["incoming"]["clients"].values()
                   for a, ep in c["endpoints"].items() if a == dead}
-        if states != {"removed"}:
-            fail(f"the endpoint where nothing listens shows as {states}, not removed")
+        if states != {dead_state}:
+            fail(f"the endpoint on port {mesh.p['dead']} shows as {states}, not {dead_state}")
         return m1
     fail("metrics.json never held still for two page refreshes")
 
@@ -419,7 +427,7 @@ def main():
         driver.get(f"http://127.0.0.1:{mesh.p['admin']}/")
         wait_for("the page's first refresh",
                  lambda: page_figures(driver, By)["tick"] >= 2 and page_figures(driver, By)["routers"], 15)
-        compare(mesh, driver, By)
+        compare(mesh, driver, By, "removed")
 
         # traces: the agent keeps a trace once it has been idle for a second
         def full_trace():
@@ -499,6 +507,25 @@ def main():
             if not driver.save_screenshot(path):
                 fail(f"could not save the screenshot as {path}")
             log(f"screenshot with traffic: {path}")
+
+        # the dead endpoint comes to life: a success revives it in every worker, and the
+        # gauges (and the page) say it is up again
+        mesh.spawn("world2", [bins[2], "--name", "world2", "--ip", "127.0.0.1",
+                              str(mesh.p["dead"])])
+        cp = "rt/incoming/client/#/io.l5d.fs/world/"
+        dead = f"127.0.0.1:{mesh.p['dead']}"
+
+        def revived():
+            for _ in range(20):  # new connections: both workers get some
+                http(f"http://127.0.0.1:{mesh.p['in']}/", host="world")
+            m = mesh.metrics()
+            return (m.get(cp + "loadbalancer/endpoint_removed/" + dead) == 0 and
+                    m.get(cp + "failure_accrual/removed") == 0 and
+                    m.get(cp + "loadbalancer/available") == m.get(cp + "loadbalancer/size") and
+                    m.get(cp + "failure_accrual/revivals", 0) >= 1)
+        wait_for("the endpoint's revival in every worker", revived, 20)
+        compare(mesh, driver, By, "up")
+        log("the revived endpoint shows as up, as the gauges say")
 
         # the agent goes away: the relay says so, and so does the page
         mesh.stop("meshagent")
