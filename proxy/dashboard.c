@@ -391,6 +391,12 @@ dashboard_admin(struct ev_loop *loop, const struct cfg *cfg, const struct admin_
         return true;
     }
     if (relay) {
+        /* only the query API: no way up out of /api/v2/ on the agent */
+        if (memmem(req->path, req->path_len, "/..", 3) != NULL ||
+            memchr(req->path, '%', req->path_len) != NULL) {
+            json_error(rsp, 400, "relay: '..' and percent-escapes are not allowed in the path");
+            return true;
+        }
         relay_start(loop, cfg, req, rsp);
         return true;
     }

@@ -249,6 +249,20 @@ def check_static(mesh):
         fail(f"/admin: {status} {body[:80]!r}")
     if mesh.admin("/dashboard/nosuch.js")[0] != 404:
         fail("/dashboard/nosuch.js is not 404")
+    # the relay reaches the agent's query API and nothing else
+    for path in ("/agent/api/v2/../../admin/metrics.json", "/agent/api/v2/%2e%2e/admin/ping"):
+        with socket.create_connection(("127.0.0.1", mesh.p["admin"]), timeout=5) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.1 400 "):
+            fail(f"relay of {path}: {answer[:100]!r}")
+    status, _, body = mesh.admin("/agent/api/v2/services")
+    if status != 200 or not isinstance(json.loads(body), list):
+        fail(f"relayed /api/v2/services: {status} {body[:100]!r}")
+    if mesh.admin("/agent/api/v2/nosuch")[0] != 404:
+        fail("relayed /api/v2/nosuch is not 404")
 
 
 def router_figures(m, router):
