@@ -336,9 +336,6 @@ theirs_stricter(const char *method, size_t method_len, const struct http1_header
         (e == HPE_INVALID_URL || e == HPE_INVALID_HOST || e == HPE_INVALID_PORT ||
          e == HPE_INVALID_PATH || e == HPE_INVALID_QUERY_STRING || e == HPE_INVALID_FRAGMENT))
         return "libhttp-parser's URL parser";
-    /* it rejects field values with bytes it does not like (its lenient flag is off) */
-    if (e == HPE_INVALID_HEADER_TOKEN)
-        return "libhttp-parser's header token table";
     /* equal Content-Length values, repeated or as a list, count once for us (RFC 9112
      * 6.3 allows it); libhttp-parser rejects any repetition */
     k = count_fields(h, n, "content-length", &list, &tab);
