@@ -8,7 +8,11 @@
  *         well nested (every *_BEGIN has its *_END, in order);
  *       - the shown dtab evaluates to the same result;
  *       - the shares of a LEAF or UNION result are in [0,1] and sum to 1, and
- *         dtab_result_pick() returns a leaf for any draw. */
+ *         dtab_result_pick() returns a leaf for any draw;
+ *   - paths: dtab_path_valid() accepts exactly what dtab_eval() does not refuse with
+ *     -EINVAL; any bytes as a label (dtab_path_add_label) give a valid path that a dentry
+ *     written with it matches (labels compare after \x decoding). */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -172,6 +176,36 @@ eval_all(const struct dtab *d, const struct dtab *shown, const char *path, size_
     free(n);
 }
 
+/* The input as a path, and as a label. */
+static void
+fuzz_paths(const char *p, size_t n)
+{
+    struct dtab_result res;
+    struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+    struct dtab_err err;
+    struct dtab *d;
+    int rc = dtab_eval(NULL, p, n, binder, NULL, &res);
+
+    CHECK(dtab_path_valid(p, n) == (rc != -EINVAL));
+    if (rc == 0)
+        dtab_result_fini(&res);
+    if (n == 0 || n > 200)
+        return;
+    strbuf_adds(&path, "/svc");
+    dtab_path_add_label(&path, p, n);
+    CHECK(dtab_path_valid(path.s, path.len));
+    strbuf_add(&text, path.s, path.len);
+    strbuf_adds(&text, "=>/$/matched");
+    d = dtab_parse(text.s, text.len, &err);
+    CHECK(d != NULL);
+    CHECK(dtab_eval(d, path.s, path.len, binder, NULL, &res) == 0);
+    CHECK(res.kind == DTAB_RES_LEAF && strcmp(res.leaves[0].id, "/$/matched") == 0);
+    dtab_result_fini(&res);
+    dtab_free(d);
+    strbuf_fini(&path);
+    strbuf_fini(&text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -180,6 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, path = STRBUF_INIT;
     size_t n_paths = 0;
 
+    fuzz_paths((const char *) data, size);
     if (d == NULL)
         return 0;
     dtab_show(d, &a);
