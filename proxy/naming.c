@@ -195,6 +195,7 @@ struct k8s_entry {
 enum xf_kind {
     XF_DAEMONSET = 0,
     XF_LOCALNODE,
+    XF_PORT,
 };
 
 struct xformer {
@@ -205,6 +206,7 @@ struct xformer {
     struct k8s_entry *ds; /* DAEMONSET: its pods, pinned */
     char *node;           /* LOCALNODE by node: NODE_NAME */
     uint32_t subnet;      /* LOCALNODE by subnet: POD_IP & 255.255.255.0, host order */
+    uint16_t port;        /* PORT: every address gets this port */
 };
 
 struct router_xf {
@@ -1875,6 +1877,21 @@ xf_apply(const struct xformer *xf, const struct endpoint_set *in, struct endpoin
         *why = "waiting for the name's endpoints";
         return -EAGAIN;
     }
+    if (xf->kind == XF_PORT) {
+        s = eps_new_ex(in->n, eps_node_bytes(in));
+        for (i = 0; i < in->n; i++) {
+            struct endpoint *d;
+
+            eps_copy_one(s, in->n, &cursor, &in->e[i], in->e[i].weight);
+            d = &s->e[s->n - 1];
+            if (d->addr.ss_family == AF_INET)
+                ((struct sockaddr_in *) &d->addr)->sin_port = htons(xf->port);
+            else if (d->addr.ss_family == AF_INET6)
+                ((struct sockaddr_in6 *) &d->addr)->sin6_port = htons(xf->port);
+        }
+        *ret = s;
+        return 0;
+    }
     if (xf->kind == XF_LOCALNODE) {
         s = eps_new_ex(in->n, eps_node_bytes(in));
         for (i = 0; i < in->n; i++)
@@ -2045,7 +2062,20 @@ xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, c
     if (xf_match_opt(t, xf, err, errlen) < 0)
         return -EINVAL;
     add_pfx(&id, prefix);
-    if (strcmp(t->kind, "io.l5d.k8s.daemonset") == 0) {
+    if (strcmp(t->kind, "io.l5d.port") == 0) {
+        /* Linkerd's port transformer: the same hosts on another port, e.g. each node's
+         * incoming router (4141) for apps found by an io.l5d.fs file on the same hosts */
+        const char *port = kv_get(t, "port");
+
+        xf->kind = XF_PORT;
+        if (port == NULL || !parse_port(port, &xf->port)) {
+            say(err, errlen, "transformer %s: port: expected 1..65535, not \"%s\"", t->kind,
+                port != NULL ? port : "");
+            strbuf_fini(&id);
+            return -EINVAL;
+        }
+        dtab_path_add_label(&id, port, strlen(port));
+    } else if (strcmp(t->kind, "io.l5d.k8s.daemonset") == 0) {
         const char *ns = kv_get(t, "namespace"), *svc = kv_get(t, "service");
         const char *port = kv_get(t, "port"), *host = kv_get(t, "k8sHost");
         const char *port_s = kv_get(t, "k8sPort");
@@ -2123,7 +2153,8 @@ routers_init(struct naming *n, const struct cfg *cfg, char *err, size_t errlen)
             const struct cfg_transformer *t = &r->transformers[k];
 
             if (t->kind == NULL || (strcmp(t->kind, "io.l5d.k8s.daemonset") != 0 &&
-                                    strcmp(t->kind, "io.l5d.k8s.localnode") != 0)) {
+                                    strcmp(t->kind, "io.l5d.k8s.localnode") != 0 &&
+                                    strcmp(t->kind, "io.l5d.port") != 0)) {
                 log_notice("naming: router %s: transformer %s is not implemented; ignored",
                            rx->label, t->kind ? t->kind : "(none)");
                 continue;

@@ -44,9 +44,9 @@ struct endpoint_set *endpoint_set_unref(struct endpoint_set *s); /* returns NULL
 
 /* The outcome of naming_bind(). */
 struct name_bound {
-    char id[512];        /* bound id: "/$/inet/127.0.0.1/8080", "/#/io.l5d.fs/world"; the
-                          * path the namer consumed, so "/$/inet/8080" for a port alone */
-    char residual[512];  /* "" or "/rest/of/path" */
+    char id[512];             /* bound id: "/$/inet/127.0.0.1/8080", "/#/io.l5d.fs/world"; the
+                               * path the namer consumed, so "/$/inet/8080" for a port alone */
+    char residual[512];       /* "" or "/rest/of/path" */
     struct endpoint_set *eps; /* referenced; may hold 0 endpoints */
 };
 
@@ -54,10 +54,10 @@ struct name_bound {
  * when a namer or transformer cannot start (e.g. rootDir missing, NODE_NAME unset for
  * io.l5d.k8s.localnode). <cfg> may be NULL (built-in namers only); what is needed is
  * copied, so <cfg> may be freed afterwards. Namer kinds other than io.l5d.fs and
- * io.l5d.k8s, and transformer kinds other than io.l5d.k8s.daemonset and
- * io.l5d.k8s.localnode, are logged and skipped. The inotify, DNS and tick watchers it
- * starts on <loop> are unref'd; the connections and timers of Kubernetes watches are not
- * (the worker and the master end their loops with ev_break). Call after fork(). */
+ * io.l5d.k8s, and transformer kinds other than io.l5d.k8s.daemonset,
+ * io.l5d.k8s.localnode and io.l5d.port, are logged and skipped. The inotify, DNS and tick watchers
+ * it starts on <loop> are unref'd; the connections and timers of Kubernetes watches are not (the
+ * worker and the master end their loops with ev_break). Call after fork(). */
 struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen);
 /* Stops the watchers and joins the resolver thread (which may first finish a lookup in
  * progress). Endpoint sets referenced by callers stay valid. NULL is a no-op; returns
@@ -109,10 +109,10 @@ struct naming_leaf_info {
     const char *state;              /* "" or e.g. "k8s: API away, endpoints 12.0 s old" */
     size_t n_xforms;                /* the router's transformers, in order */
     struct {
-        const char *name;   /* transformer kind, e.g. "io.l5d.k8s.daemonset" */
-        const char *id;     /* the bound id it produced */
+        const char *name;               /* transformer kind, e.g. "io.l5d.k8s.daemonset" */
+        const char *id;                 /* the bound id it produced */
         const struct endpoint_set *eps; /* NULL while it is pending */
-        const char *state;  /* "" or why it is pending or failed */
+        const char *state;              /* "" or why it is pending or failed */
     } xforms[NAMING_MAX_XFORMS];
 };
 
@@ -126,9 +126,8 @@ typedef void naming_trace_fn(void *ctx, const struct dtab_trace_ev *ev,
  * dtab_eval_traced). Starts lookups for names not known yet, as a bind does. Returns
  * dtab_eval_traced()'s value; *ret holds the transformed result (release with
  * dtab_result_fini). */
-int naming_delegate(struct naming *n, const char *router, const struct dtab *dtab,
-                    const char *path, size_t len, naming_trace_fn *fn, void *ctx,
-                    struct dtab_result *ret);
+int naming_delegate(struct naming *n, const char *router, const struct dtab *dtab, const char *path,
+                    size_t len, naming_trace_fn *fn, void *ctx, struct dtab_result *ret);
 
 /* ---- the io.l5d.fs file format (pure: no I/O, no lookups; tests/fuzz/fuzz_naming_fs) -- */
 

@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #include "common/cfg.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "proxy/dtab.h"
 #include "proxy/naming.h"
@@ -615,6 +616,76 @@ START_TEST(test_naming_fs_custom_prefix)
 }
 END_TEST
 
+/* Linkerd's io.l5d.port transformer: the hosts an io.l5d.fs file names, on another port
+ * (each node's incoming router, as the two-node demo routes), weights kept. */
+START_TEST(test_naming_port_transformer)
+{
+    struct strbuf yaml = STRBUF_INIT;
+    struct cfg_err cerr;
+    struct cfg *c;
+    struct naming *n;
+    struct name_bound b;
+    struct dtab *d = dtab_of("/svc=>/#/io.l5d.fs");
+    char err[256], w[256];
+    ev_tstamp deadline;
+    int r;
+
+    strbuf_addf(&yaml,
+                "namers: [{kind: io.l5d.fs, rootDir: '%s'}]\n"
+                "routers:\n"
+                "- protocol: http\n"
+                "  label: out\n"
+                "  interpreter: {kind: default, transformers: [{kind: io.l5d.port, port: 4141}]}\n"
+                "  servers: [{port: 0}]\n",
+                root);
+    c = cfg_parse(yaml.s, yaml.len, NULL, &cerr);
+    ck_assert_msg(c != NULL, "%s", cerr.text);
+    n = naming_new(loop, c, err, sizeof(err));
+    ck_assert_msg(n != NULL, "%s", err);
+    put("hello", "10.77.0.1 7777 * 3\n10.77.0.2 7777\n");
+    deadline = ev_time() + 3.0;
+    /* pending, or not found until inotify tells of the new file */
+    while ((r = naming_bind_router(n, "out", d, "/svc/hello", 10, &b, w, sizeof(w))) != 0 &&
+           ev_time() < deadline) {
+        ev_run(loop, EVRUN_NOWAIT);
+        usleep(2000);
+    }
+    ck_assert_int_eq(r, 0);
+    ck_assert_str_eq(b.id, "/%/io.l5d.port/4141/#/io.l5d.fs/hello");
+    ck_assert_uint_eq(b.eps->n, 2);
+    ck_assert(ep_is(&b.eps->e[0], "10.77.0.1", 4141) || ep_is(&b.eps->e[1], "10.77.0.1", 4141));
+    ck_assert(ep_is(&b.eps->e[0], "10.77.0.2", 4141) || ep_is(&b.eps->e[1], "10.77.0.2", 4141));
+    ck_assert(b.eps->e[0].weight + b.eps->e[1].weight == 4.0);
+    name_bound_fini(&b);
+    /* another router has no transformer: the app's own port */
+    ck_assert_int_eq(naming_bind_router(n, "in", d, "/svc/hello", 10, &b, w, sizeof(w)), 0);
+    ck_assert_str_eq(b.id, "/#/io.l5d.fs/hello");
+    ck_assert(ep_is(&b.eps->e[0], "10.77.0.1", 7777) || ep_is(&b.eps->e[0], "10.77.0.2", 7777));
+    name_bound_fini(&b);
+    dtab_free(d);
+    naming_free(n);
+    cfg_free(c);
+    strbuf_fini(&yaml);
+}
+END_TEST
+
+START_TEST(test_naming_port_transformer_needs_port)
+{
+    static const char text[] = "routers:\n"
+                               "- protocol: http\n"
+                               "  interpreter: {transformers: [{kind: io.l5d.port, port: 70000}]}\n"
+                               "  servers: [{port: 0}]\n";
+    struct cfg_err cerr;
+    struct cfg *c = cfg_parse(text, sizeof(text) - 1, NULL, &cerr);
+    char err[256] = "";
+
+    ck_assert_msg(c != NULL, "%s", cerr.text);
+    ck_assert_ptr_null(naming_new(loop, c, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "io.l5d.port: port: expected 1..65535") != NULL, "%s", err);
+    cfg_free(c);
+}
+END_TEST
+
 /* ---- /$ namers --------------------------------------------------------------------- */
 
 START_TEST(test_naming_inet_numeric)
@@ -916,6 +987,8 @@ naming_suite(void)
     tcase_add_test(tc, test_naming_fs_subdirectories);
     tcase_add_test(tc, test_naming_fs_tree_present_at_start);
     tcase_add_test(tc, test_naming_fs_custom_prefix);
+    tcase_add_test(tc, test_naming_port_transformer);
+    tcase_add_test(tc, test_naming_port_transformer_needs_port);
     tcase_add_test(tc, test_naming_new_rejects_bad_root);
     suite_add_tcase(s, tc);
 
