@@ -4,7 +4,7 @@
  * pipeline, each stage a module of agent/:
  *
  *   receiver (nanomsg PULL) -> span_batch_decode -> assembler (window by trace id)
- *     -> sampler (per trace) -> local store            (no collector configured)
+ *     -> sampler (per trace) -> local store            (no collector, or store.keepShipped)
  *                            -> batcher -> ship        (Zipkin HTTP or Scribe collector)
  *
  * Every stage is driven from here, so the books are kept in one place: a span that
@@ -71,7 +71,7 @@ struct agent {
     struct batcher *batcher; /* NULL in store mode */
     struct ship *ship;       /* NULL in store mode */
     struct spool *spool;     /* behind <ship>, when configured */
-    struct store *store;     /* NULL when a collector is configured */
+    struct store *store;     /* NULL with a collector and store.keepShipped false */
     struct admin_http *admin;
 
     ev_timer tick;      /* window expiry, batch interval */
@@ -269,10 +269,20 @@ count_invalid(struct agent *a, const char *reason, unsigned n)
 static void
 ship_span(struct agent *a, struct aspan *sp, uint64_t now_us)
 {
-    if (a->store != NULL) {
+    if (a->batcher == NULL) {
         store_add(a->store, sp);
         stats_inc(a->m.shipped, 1);
         return;
+    }
+    if (a->store != NULL) {
+        /* a copy for the node's own view (dashboard, meshctl); the collector gets <sp> */
+        struct span view;
+        struct aspan *copy;
+
+        aspan_view(sp, &view);
+        copy = aspan_new(&view);
+        if (copy != NULL)
+            store_add(a->store, copy);
     }
     if (batcher_add_aspan(a->batcher, sp, now_us) == 0) /* takes <sp> */
         stats_inc(a->m.batched, 1);
@@ -606,6 +616,10 @@ agent_reload(struct agent *a)
         ns.zipkin_port = a->set.zipkin_port;
         ns.scribe = a->set.scribe;
         memcpy(ns.encoding, a->set.encoding, sizeof(ns.encoding));
+    }
+    if (ns.store_keep_shipped != a->set.store_keep_shipped && a->set.zipkin_url[0] != '\0') {
+        log_warn("config: store.keepShipped changes at the next restart");
+        ns.store_keep_shipped = a->set.store_keep_shipped;
     }
     if (strcmp(ns.spool_dir, a->set.spool_dir) != 0)
         log_warn("config: the spool directory changed: restart meshagent to use it");
@@ -1008,7 +1022,8 @@ agent_run(struct agent *a)
                 log_notice("spool %s: %" PRIu64 " spans in %u batches from a previous run",
                            a->set.spool_dir, spool_recovered(a->spool), spool_n_batches(a->spool));
         }
-    } else {
+    }
+    if (a->set.zipkin_url[0] == '\0' || a->set.store_keep_shipped) {
         struct store_cfg stc = store_cfg_of(&a->set);
 
         a->store = store_new(&stc, zipkin_json_v2_span);

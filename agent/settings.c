@@ -88,6 +88,8 @@ static const struct set_row rows[] = {
         "traces in the local store"),
     ROW("store.bytes", "MESHAGENT_STORE_BYTES", SET_U64, store_bytes, 4096, 1e12, "67108864",
         "memory of the local store"),
+    ROW("store.keepShipped", "MESHAGENT_STORE_KEEP_SHIPPED", SET_BOOL, store_keep_shipped, 0, 1,
+        "true", "with a collector, keep a copy of what is shipped in the local store too"),
     ROW("spool.dir", "MESHAGENT_SPOOL_DIR", SET_STR, spool_dir, 0, 0, "",
         "on-disk spool behind the ship queue, empty: none"),
     ROW("spool.bytes", "MESHAGENT_SPOOL_BYTES", SET_U64, spool_bytes, 4096, 1e15, "1073741824",

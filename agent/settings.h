@@ -57,6 +57,7 @@ struct agent_settings {
 
     uint32_t store_traces; /* 1000 traces in the local store */
     uint64_t store_bytes;  /* 64 MiB */
+    bool store_keep_shipped; /* with a collector, also keep a copy in the local store */
 
     uint32_t flush_timeout_ms; /* 5000: SIGTERM shipping deadline */
 
