@@ -18,7 +18,11 @@
  *   /trickle?n=N          N bytes, one byte every 10 ms
  * With --call HOST --proxy IP:PORT, "/" first asks HOST through that proxy (forwarding the
  * l5d-ctx-* headers it got, as apps in a mesh do) and answers "Hello (<addr>) <answer>!",
- * like the Linkerd walkthrough's hello service calling world.
+ * like the Linkerd walkthrough's hello service calling world. Without --proxy it takes the
+ * proxy from $http_proxy (http://HOST:PORT), as the walkthrough's apps do.
+ * The demo's options, for "/" only (so the dashboard and traces have something to show):
+ *   --latency-ms MEAN[:JITTER]  wait MEAN ms (+/- up to JITTER, uniform) before answering
+ *   --failure-rate R            answer 500 to that share (0..1) of requests
  * It prints "listening on IP:PORT" once ready (PORT 0 picks a free port). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +30,8 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,9 @@ static const char *srv_name = "testsrv";
 static const char *call_host;  /* --call HOST: "/" asks HOST through the proxy first */
 static const char *call_proxy; /* --proxy IP:PORT: the node's meshd (the app's http_proxy) */
 static char srv_addr[80];
+static char proxy_from_env[280]; /* HOST:PORT taken from $http_proxy */
+static long latency_ms, latency_jitter_ms;
+static double failure_rate;
 
 struct client {
     int fd;
@@ -139,8 +148,9 @@ handle_body(struct client *c, const struct http1_request *r, bool echo, bool clo
         char head[256];
 
         if (echo) {
-            int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n%s\r\n",
-                             (unsigned long long) left, close_it ? "Connection: close\r\n" : "");
+            int n =
+                snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n%s\r\n",
+                         (unsigned long long) left, close_it ? "Connection: close\r\n" : "");
 
             if (write_all(c->fd, head, (size_t) n) != 0)
                 return -1;
@@ -162,9 +172,10 @@ handle_body(struct client *c, const struct http1_request *r, bool echo, bool clo
         struct http1_chunked ch = {0};
 
         if (echo) {
-            const char *h = close_it
-                                ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                                : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            const char *h =
+                close_it
+                    ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
 
             if (write_all(c->fd, h, strlen(h)) != 0)
                 return -1;
@@ -222,8 +233,8 @@ call_other(const char *fwd, char *out, size_t outlen)
         goto fail;
     }
     len = snprintf(req, sizeof(req),
-                   "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n",
-                   call_host, call_host, fwd);
+                   "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n", call_host,
+                   call_host, fwd);
     if (len < 0 || (size_t) len >= sizeof(req) || write_all(fd, req, (size_t) len) != 0) {
         close(fd);
         goto fail;
@@ -245,6 +256,40 @@ call_other(const char *fwd, char *out, size_t outlen)
 fail:
     snprintf(out, outlen, "%s unreachable through %s", call_host, call_proxy);
     return -1;
+}
+
+/* --latency-ms and --failure-rate: waits, then says whether to fail this request. */
+static bool
+demo_delay_and_fail(void)
+{
+    static __thread unsigned seed;
+    long ms = latency_ms;
+
+    if (seed == 0)
+        seed = (unsigned) getpid() ^ (unsigned) (uintptr_t) &seed;
+    if (latency_jitter_ms > 0)
+        ms += rand_r(&seed) % (2 * latency_jitter_ms + 1) - latency_jitter_ms;
+    if (ms > 0)
+        usleep((useconds_t) ms * 1000);
+    return failure_rate > 0 && rand_r(&seed) < failure_rate * ((double) RAND_MAX + 1.0);
+}
+
+/* "http://HOST:PORT[/]" -> "HOST:PORT" in proxy_from_env; NULL when unusable. */
+static const char *
+proxy_of_env(void)
+{
+    const char *v = getenv("http_proxy");
+    size_t n;
+
+    if (v == NULL || strncmp(v, "http://", 7) != 0)
+        return NULL;
+    v += 7;
+    n = strcspn(v, "/");
+    if (n == 0 || n >= sizeof(proxy_from_env) || memchr(v, ':', n) == NULL)
+        return NULL;
+    memcpy(proxy_from_env, v, n);
+    proxy_from_env[n] = '\0';
+    return proxy_from_env;
 }
 
 static void *
@@ -295,8 +340,11 @@ client_main(void *arg)
             const struct http1_header *h = &r.headers[i];
             size_t used = strlen(fwd);
 
-            if (h->name_len > 8 && strncasecmp(h->name, "l5d-ctx-", 8) == 0 &&
-                used + h->name_len + h->value_len + 5 < sizeof(fwd))
+            bool ctx = (h->name_len > 8 && strncasecmp(h->name, "l5d-ctx-", 8) == 0) ||
+                       (h->name_len > 6 && strncasecmp(h->name, "x-b3-", 5) == 0) ||
+                       (h->name_len == 2 && strncasecmp(h->name, "b3", 2) == 0);
+
+            if (ctx && used + h->name_len + h->value_len + 5 < sizeof(fwd))
                 snprintf(fwd + used, sizeof(fwd) - used, "%.*s: %.*s\r\n", (int) h->name_len,
                          h->name, (int) h->value_len, h->value);
         }
@@ -372,7 +420,8 @@ client_main(void *arg)
         if (path_is(&r, "/trickle")) {
             long n = query_num(r.target, r.target_len, "n", 10);
             char head[128];
-            int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", n);
+            int hl =
+                snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", n);
 
             if (write_all(c->fd, head, (size_t) hl) != 0)
                 break;
@@ -381,6 +430,13 @@ client_main(void *arg)
                 if (write_all(c->fd, "t", 1) != 0)
                     goto out;
             }
+            continue;
+        }
+        if (strcmp(target, "/") == 0 && demo_delay_and_fail()) {
+            const char *msg = "injected failure (--failure-rate)\n";
+
+            if (respond(c->fd, 500, NULL, msg, strlen(msg), close_it) != 0 || close_it)
+                break;
             continue;
         }
         if (call_host && call_proxy && (strcmp(target, "/") == 0)) {
@@ -417,12 +473,42 @@ main(int argc, char **argv)
             call_proxy = argv[++i];
         else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc)
             ip = argv[++i];
-        else
+        else if (strcmp(argv[i], "--latency-ms") == 0 && i + 1 < argc) {
+            char *end;
+
+            latency_ms = strtol(argv[++i], &end, 10);
+            if (*end == ':')
+                latency_jitter_ms = strtol(end + 1, &end, 10);
+            if (*end != '\0' || latency_ms < 0 || latency_jitter_ms < 0 || latency_ms > 60000 ||
+                latency_jitter_ms > latency_ms) {
+                fprintf(stderr, "mesh-testsrv: --latency-ms: MEAN[:JITTER] in ms, 0..60000, "
+                                "JITTER <= MEAN\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--failure-rate") == 0 && i + 1 < argc) {
+            char *end;
+
+            failure_rate = strtod(argv[++i], &end);
+            if (*end != '\0' || !(failure_rate >= 0 && failure_rate <= 1)) {
+                fprintf(stderr, "mesh-testsrv: --failure-rate: a share from 0 to 1\n");
+                return 2;
+            }
+        } else if (argv[i][0] >= '0' && argv[i][0] <= '9')
             port = atoi(argv[i]);
+        else
+            port = -2;
     }
     if (port < 0) {
-        fprintf(stderr, "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST --proxy IP:PORT] "
-                        "PORT\n");
+        fprintf(stderr,
+                "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST [--proxy IP:PORT]] "
+                "[--latency-ms MEAN[:JITTER]] [--failure-rate R] PORT\n"
+                "  --call without --proxy takes the proxy from $http_proxy\n");
+        return 2;
+    }
+    if (call_host != NULL && call_proxy == NULL && (call_proxy = proxy_of_env()) == NULL) {
+        fprintf(stderr,
+                "mesh-testsrv: --call %s needs --proxy IP:PORT or http_proxy=http://IP:PORT\n",
+                call_host);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
