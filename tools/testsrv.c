@@ -37,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/net.h"
@@ -258,20 +259,41 @@ fail:
     return -1;
 }
 
+/* A per-thread xorshift64*, seeded through splitmix64 from the clock and the thread, so
+ * connections opened together still draw independent numbers. Returns [0, 1). */
+static double
+demo_random(void)
+{
+    static __thread uint64_t state;
+    uint64_t z;
+
+    if (state == 0) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        z = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) (uintptr_t) &state;
+        z += 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        state = (z ^ (z >> 31)) | 1;
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return (double) ((state * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0;
+}
+
 /* --latency-ms and --failure-rate: waits, then says whether to fail this request. */
 static bool
 demo_delay_and_fail(void)
 {
-    static __thread unsigned seed;
     long ms = latency_ms;
 
-    if (seed == 0)
-        seed = (unsigned) getpid() ^ (unsigned) (uintptr_t) &seed;
     if (latency_jitter_ms > 0)
-        ms += rand_r(&seed) % (2 * latency_jitter_ms + 1) - latency_jitter_ms;
+        ms += (long) (demo_random() * (double) (2 * latency_jitter_ms + 1)) - latency_jitter_ms;
     if (ms > 0)
         usleep((useconds_t) ms * 1000);
-    return failure_rate > 0 && rand_r(&seed) < failure_rate * ((double) RAND_MAX + 1.0);
+    return failure_rate > 0 && demo_random() < failure_rate;
 }
 
 /* "http://HOST:PORT[/]" -> "HOST:PORT" in proxy_from_env; NULL when unusable. */
