@@ -14,7 +14,11 @@
  * meshagent/books/unaccounted, which is received minus all of them: always 0.
  *
  * Signals: TERM/INT flush (window, batch, then the queue within flushTimeoutMs) and exit
- * 0; HUP reloads the config file and applies what can change at run time. */
+ * 0; HUP reloads the config file and applies what can change at run time.
+ *
+ * Privileges: started as root, it creates the run dir and the spool, binds the admin
+ * port and the span socket, gives the files it made to <user> (meshagent.user, default
+ * meshd.user) and becomes that user for good; without one it stays root and warns. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -41,6 +45,7 @@
 #include "common/cfg.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "common/stats.h"
 #include "common/strbuf.h"
 #include "common/util.h"
@@ -80,6 +85,7 @@ struct agent {
     ev_prepare drained; /* SIGTERM: stops the loop once nothing is pending */
     ev_signal sig_term, sig_int, sig_hup;
     bool stopping;
+    bool made_run_dir; /* it created meshd.runDir at start */
 
     struct stats_shm *shm;
     struct stats_region *reg;
@@ -623,6 +629,10 @@ agent_reload(struct agent *a)
     }
     if (strcmp(ns.spool_dir, a->set.spool_dir) != 0)
         log_warn("config: the spool directory changed: restart meshagent to use it");
+    if (strcmp(ns.user, a->set.user) != 0 || strcmp(ns.group, a->set.group) != 0)
+        log_warn("config: user and group change at the next restart");
+    memcpy(ns.user, a->set.user, sizeof(ns.user));
+    memcpy(ns.group, a->set.group, sizeof(ns.group));
     memcpy(ns.spool_dir, a->set.spool_dir, sizeof(ns.spool_dir));
     /* what needs a restart stays as it is */
     memcpy(ns.socket_url, a->set.socket_url, sizeof(ns.socket_url));
@@ -856,11 +866,49 @@ api_v2(struct agent *a, const struct admin_http_request *req, struct admin_http_
     }
 }
 
+static const char *const level_names[] = {"err", "warn", "notice", "info", "debug"};
+
+/* GET /admin/logging: the level; POST /admin/logging?level=L sets it until the next
+ * reload (which applies the configured level again). */
+static void
+admin_logging(const struct admin_http_request *req, struct admin_http_response *rsp)
+{
+    bool get = (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
+               (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
+    bool post = req->method_len == 4 && memcmp(req->method, "POST", 4) == 0;
+    char value[16];
+    bool given = admin_http_query_get(req, "level", value, sizeof(value));
+    enum log_level level;
+
+    if (get && !given) {
+        strbuf_addf(&rsp->body, "%s\n", level_names[log_get_level()]);
+        return;
+    }
+    if (!post) {
+        rsp->status = 405;
+        rsp->extra_headers = "Allow: GET, HEAD, POST\r\n";
+        strbuf_adds(&rsp->body, "use POST to change the log level\n");
+        return;
+    }
+    if (!given || log_level_parse(value, &level) != 0) {
+        rsp->status = 400;
+        strbuf_adds(&rsp->body, "level: one of err, warn, notice, info, debug\n");
+        return;
+    }
+    log_notice("admin: log level %s -> %s", level_names[log_get_level()], level_names[level]);
+    log_set_level(level);
+    strbuf_addf(&rsp->body, "%s\n", level_names[level]);
+}
+
 static void
 agent_on_admin(void *ctx, const struct admin_http_request *req, struct admin_http_response *rsp)
 {
     struct agent *a = ctx;
 
+    if (path_is(req, "/admin/logging")) {
+        admin_logging(req, rsp);
+        return;
+    }
     if (!(req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) &&
         !(req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0)) {
         rsp->status = 405;
@@ -969,6 +1017,59 @@ agent_spool_at_exit(struct batch *b, void *arg)
     agent_overflow(a, b, a->m.drop_shutdown);
 }
 
+/* Everything that needs root is done: the files it made become <user>'s, then it becomes
+ * <user> for good. */
+static int
+agent_drop_privileges(struct agent *a)
+{
+    const char *ipc = strncmp(a->set.socket_url, "ipc://", 6) == 0 ? a->set.socket_url + 6 : NULL;
+    struct priv_id id;
+    struct stat st;
+    char err[256];
+    int r = 0;
+
+    if (geteuid() != 0) {
+        if (a->set.user[0] != '\0')
+            log_notice("user %s: not started as root, running as uid %lu", a->set.user,
+                       (unsigned long) geteuid());
+        return 0;
+    }
+    if (a->set.user[0] == '\0') {
+        log_warn("running as root: set meshd.user, meshagent.user or MESHAGENT_USER "
+                 "(docs/security.md), or user root to silence this");
+        return 0;
+    }
+    if (priv_resolve(a->set.user, a->set.group, &id, err, sizeof(err)) != 0) {
+        log_err("user: %s, not starting", err);
+        return -1;
+    }
+    /* the run dir when it made it; one that root owned before is not taken over (it
+     * could be any directory), but said to be a likely problem */
+    if (ipc != NULL && a->made_run_dir)
+        r = priv_chown(a->set.run_dir, &id);
+    else if (ipc != NULL && id.uid != 0 && stat(a->set.run_dir, &st) == 0 && st.st_uid == 0)
+        log_warn("run dir %s belongs to root: meshagent (as %s) cannot remove its socket there "
+                 "at exit; chown it to %s",
+                 a->set.run_dir, a->set.user, a->set.user);
+    if (r == 0 && ipc != NULL)
+        r = priv_chown(ipc, &id);
+    if (r == 0 && a->spool != NULL)
+        r = spool_chown(a->spool, &id);
+    if (r != 0) {
+        log_err("giving the run dir, the span socket and the spool to %s: %s, not starting",
+                a->set.user, strerror(-r));
+        return -1;
+    }
+    if (priv_drop(&id, err, sizeof(err)) != 0) {
+        log_err("user %s: %s, not starting", a->set.user, err);
+        return -1;
+    }
+    if (id.uid != 0)
+        log_notice("running as uid %lu, gid %lu (user %s)", (unsigned long) id.uid,
+                   (unsigned long) id.gid, a->set.user);
+    return 0;
+}
+
 static int
 agent_run(struct agent *a)
 {
@@ -1036,18 +1137,22 @@ agent_run(struct agent *a)
         return 1;
     }
     if (strncmp(a->set.socket_url, "ipc://", 6) == 0) {
-        int r = receiver_make_dir(a->set.run_dir);
+        /* group: meshd's workers traverse it to reach the socket */
+        int r = receiver_make_dir(a->set.run_dir, 0750);
 
         if (r < 0) {
             log_err("run dir %s: %s", a->set.run_dir, strerror(-r));
             return 1;
         }
+        a->made_run_dir = r == 1;
     }
     a->rx = receiver_new(a->loop, a->set.socket_url, agent_on_message, a, err, sizeof(err));
     if (a->rx == NULL) {
         log_err("%s", err);
         return 1;
     }
+    if (agent_drop_privileges(a) != 0)
+        return 1;
 
     ev_timer_init(&a->tick, agent_on_tick, tick_interval(&a->set), tick_interval(&a->set));
     ev_timer_start(a->loop, &a->tick);

@@ -35,7 +35,7 @@ struct receiver {
 };
 
 int
-receiver_make_dir(const char *path)
+receiver_make_dir(const char *path, mode_t mode)
 {
     char tmp[512];
     size_t len = strlen(path);
@@ -47,13 +47,18 @@ receiver_make_dir(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+        if (mkdir(tmp, mode) == 0)
+            (void) chmod(tmp, mode); /* the umask took bits away */
+        else if (errno != EEXIST)
             return -errno;
         *p = '/';
     }
-    if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
-        return -errno;
-    return 0;
+    if (mkdir(tmp, mode) == 0) {
+        if (chmod(tmp, mode) == -1)
+            return -errno;
+        return 1;
+    }
+    return errno == EEXIST ? 0 : -errno;
 }
 
 /* An ipc file at <path>: gone, stale (removed), or alive (-EADDRINUSE). */
@@ -164,8 +169,9 @@ receiver_new(struct ev_loop *loop, const char *url, receiver_msg_fn *fn, void *a
         snprintf(err, errlen, "%s: bind: %s", url, nn_strerror(nn_errno()));
         goto fail;
     }
-    if (r->path[0] != '\0' && chmod(r->path, 0600) == -1) {
-        snprintf(err, errlen, "%s: chmod 0600: %s", url, strerror(errno));
+    /* meshd's workers connect to it: the owner and the group (docs/security.md) */
+    if (r->path[0] != '\0' && chmod(r->path, 0660) == -1) {
+        snprintf(err, errlen, "%s: chmod 0660: %s", url, strerror(errno));
         goto fail;
     }
     if (nn_getsockopt(r->sock, NN_SOL_SOCKET, NN_RCVFD, &fd, &fdsz) < 0) {

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <ev.h>
 
@@ -30,8 +31,10 @@ unsigned receiver_drain(struct receiver *r, unsigned max);
 /* Stops reading, closes the socket and removes an ipc file. NULL is a no-op. */
 struct receiver *receiver_free(struct receiver *r);
 
-/* Creates directory <path> and missing parents with mode 0700. Returns 0 or -errno. */
-int receiver_make_dir(const char *path);
+/* Creates directory <path> and missing parents with <mode> (whatever the umask; existing
+ * directories are left as they are). Returns 1 when it created <path>, 0 when it existed,
+ * or -errno. */
+int receiver_make_dir(const char *path, mode_t mode);
 
 uint64_t receiver_n_msgs(const struct receiver *r);
 uint64_t receiver_n_bytes(const struct receiver *r);

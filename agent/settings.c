@@ -90,6 +90,10 @@ static const struct set_row rows[] = {
         "memory of the local store"),
     ROW("store.keepShipped", "MESHAGENT_STORE_KEEP_SHIPPED", SET_BOOL, store_keep_shipped, 0, 1,
         "true", "with a collector, keep a copy of what is shipped in the local store too"),
+    ROW("user", "MESHAGENT_USER", SET_STR, user, 0, 0, "",
+        "started as root: become this user once the sockets are bound; empty: meshd.user"),
+    ROW("group", "MESHAGENT_GROUP", SET_STR, group, 0, 0, "",
+        "with user: this group; empty: the user's primary group (or meshd.group)"),
     ROW("spool.dir", "MESHAGENT_SPOOL_DIR", SET_STR, spool_dir, 0, 0, "",
         "on-disk spool behind the ship queue, empty: none"),
     ROW("spool.bytes", "MESHAGENT_SPOOL_BYTES", SET_U64, spool_bytes, 4096, 1e15, "1073741824",
@@ -238,6 +242,11 @@ settings_load(struct agent_settings *s, const struct cfg *cfg, struct strbuf *pr
         }
         if (cfg->meshd.log_level != NULL && strlen(cfg->meshd.log_level) < sizeof(s->log_level))
             snprintf(s->log_level, sizeof(s->log_level), "%s", cfg->meshd.log_level);
+        /* the same user as meshd unless meshagent.user says otherwise */
+        if (cfg->meshd.user != NULL && strlen(cfg->meshd.user) < sizeof(s->user))
+            snprintf(s->user, sizeof(s->user), "%s", cfg->meshd.user);
+        if (cfg->meshd.group != NULL && strlen(cfg->meshd.group) < sizeof(s->group))
+            snprintf(s->group, sizeof(s->group), "%s", cfg->meshd.group);
     }
 
     /* Linkerd's io.l5d.zipkin with host/port means Scribe there, as it did for Linkerd; a

@@ -61,6 +61,9 @@ struct agent_settings {
 
     uint32_t flush_timeout_ms; /* 5000: SIGTERM shipping deadline */
 
+    char user[64];  /* started as root: become this user after binding; "" = meshd.user */
+    char group[64]; /* with <user>: this group; "" = the user's primary group */
+
     char spool_dir[256];  /* "" = no spool */
     uint64_t spool_bytes; /* 1 GiB */
 };

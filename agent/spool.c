@@ -18,6 +18,7 @@
 #include "agent/receiver.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
@@ -78,7 +79,7 @@ spool_new(const char *dir, uint64_t max_bytes, const char *format, char *err, si
         snprintf(err, errlen, "spool %s: path too long", dir);
         return NULL;
     }
-    r = receiver_make_dir(dir);
+    r = receiver_make_dir(dir, 0700); /* spans: the agent's user only */
     if (r < 0) {
         snprintf(err, errlen, "spool %s: %s", dir, strerror(-r));
         return NULL;
@@ -119,6 +120,20 @@ spool_new(const char *dir, uint64_t max_bytes, const char *format, char *err, si
     if (sp->n > 1)
         qsort(sp->v, sp->n, sizeof(*sp->v), entry_cmp);
     return sp;
+}
+
+int
+spool_chown(const struct spool *sp, const struct priv_id *id)
+{
+    int r = priv_chown(sp->dir, id);
+
+    for (size_t i = 0; r == 0 && i < sp->n; i++) {
+        char path[512];
+
+        entry_path(sp, &sp->v[i], path, sizeof(path));
+        r = priv_chown(path, id);
+    }
+    return r;
 }
 
 struct spool *

@@ -17,12 +17,16 @@
 #include <stdint.h>
 
 struct batch;
+struct priv_id;
 struct spool;
 
 /* Opens <dir> (created 0700 if missing) for batches of <format> ("json_v2", "scribe",
  * ...), and indexes the files a previous agent left. NULL with <err> filled on failure. */
 struct spool *spool_new(const char *dir, uint64_t max_bytes, const char *format, char *err,
                         size_t errlen);
+/* Gives the directory and its batch files to <id> (the agent is about to drop root).
+ * Returns 0 or -errno. */
+int spool_chown(const struct spool *sp, const struct priv_id *id);
 /* Forgets the index; the files stay for the next agent. NULL is a no-op. */
 struct spool *spool_free(struct spool *sp);
 void spool_set_max_bytes(struct spool *sp, uint64_t max_bytes);

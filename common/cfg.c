@@ -1713,6 +1713,8 @@ static const char *const meshd_ok[] = {
     "drainTimeoutMs",
     "maxConnections",
     "bufferSize",
+    "user",
+    "group",
     NULL,
 };
 static const struct keyset meshd_keys = {meshd_ok, NULL, false};
@@ -1766,6 +1768,13 @@ parse_meshd(struct ld *ld, const yaml_node_t *map)
             (void) get_u32(ld, v, 1, 10000000, &m->max_connections);
         } else if (streq(k, "bufferSize")) {
             (void) get_u32(ld, v, 1024, 16u << 20, &m->buffer_size);
+        } else if (streq(k, "user") || streq(k, "group")) {
+            char **dst = streq(k, "user") ? &m->user : &m->group;
+
+            if (v->type == YAML_SCALAR_NODE && scalar(v)[0] == '\0')
+                err_at(ld, v->start_mark, "expected a user or group name, or a number");
+            else
+                (void) get_str(ld, v, dst);
         }
         path_pop(ld, saved);
     }
@@ -1876,12 +1885,19 @@ cfg_new_defaults(const char *name)
     return cfg;
 }
 
-/* Fills what depends on other settings: run_dir, then agent_socket from it. */
+/* Fills what depends on other settings: run_dir, then agent_socket from it. The default
+ * run dir depends on the euid the process had when it first loaded a config, not the
+ * current one: a daemon that dropped root (meshd.user) and reloads keeps /run/meshd. */
 static void
 cfg_fill(struct cfg *cfg)
 {
+    static uid_t start_euid = (uid_t) -1;
     struct strbuf sb = STRBUF_INIT;
-    uid_t uid = geteuid();
+    uid_t uid;
+
+    if (start_euid == (uid_t) -1)
+        start_euid = geteuid();
+    uid = start_euid;
 
     if (cfg->meshd.run_dir == NULL) {
         if (uid == 0)
@@ -2116,6 +2132,8 @@ cfg_free(struct cfg *cfg)
     free(cfg->meshd.run_dir);
     free(cfg->meshd.agent_socket);
     free(cfg->meshd.log_level);
+    free(cfg->meshd.user);
+    free(cfg->meshd.group);
     free(cfg);
     return NULL;
 }
@@ -2342,6 +2360,10 @@ cfg_to_json(const struct cfg *cfg, struct strbuf *out)
     json_kv_uint(out, false, "drainTimeoutMs", m->drain_timeout_ms);
     json_kv_uint(out, false, "maxConnections", m->max_connections);
     json_kv_uint(out, false, "bufferSize", m->buffer_size);
+    if (m->user != NULL)
+        json_kv_str(out, false, "user", m->user);
+    if (m->group != NULL)
+        json_kv_str(out, false, "group", m->group);
     strbuf_addc(out, '}');
     if (cfg->n_meshagent > 0) {
         strbuf_adds(out, ",\"meshagent\":{");

@@ -152,7 +152,8 @@ struct cfg_admin {
 /* meshd-only settings, top-level key "meshd". */
 struct cfg_meshd {
     unsigned workers;            /* 0 = number of online CPUs (default) */
-    char *run_dir;               /* default "/run/meshd" when euid 0, else "/tmp/meshd-<euid>" */
+    char *run_dir;               /* default "/run/meshd" when euid 0, else "/tmp/meshd-<euid>"
+                                  * (the euid of the first load: see cfg_fill) */
     char *agent_socket;          /* default "ipc://<run_dir>/spans.ipc" */
     char *log_level;             /* default "notice" */
     uint32_t max_headers;        /* header count per message, default 100 */
@@ -161,6 +162,8 @@ struct cfg_meshd {
     uint32_t drain_timeout_ms;   /* SIGTERM/reload drain bound; default 30000 */
     uint32_t max_connections;    /* per worker, default 10000 */
     uint32_t buffer_size;        /* per direction per connection, bytes; default 16384 */
+    char *user;                  /* started as root: become this user after binding; NULL = stay */
+    char *group;                 /* with <user>: this group; NULL = the user's primary group */
 };
 
 struct cfg {

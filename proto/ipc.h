@@ -9,6 +9,7 @@ enum ipc_type {
     IPC_READY = 1, /* worker -> master: listeners polled, loop running */
     IPC_QUIT = 2,  /* master -> worker: stop accepting, drain, exit 0 */
     IPC_REOPEN = 3, /* master -> worker: reopen logs (SIGUSR1) */
+    IPC_LOG_LEVEL = 4, /* master -> worker: log at level <arg> (enum log_level) from now on */
 };
 
 struct ipc_msg {

@@ -14,7 +14,13 @@
  *
  * Signals: SIGHUP reload; SIGTERM, SIGINT, SIGQUIT graceful stop (drain in-flight
  * requests within meshd.drainTimeoutMs, then exit 0); a second SIGTERM/SIGINT stops at
- * once. */
+ * once.
+ *
+ * Privileges: started as root, the master binds every listening socket and the admin
+ * socket, then becomes meshd.user (all of it: the workers it forks inherit that) and
+ * can never be root again; without meshd.user it stays root and says so loudly. A
+ * reload then runs as that user: it cannot bind ports below 1024 or add sockets beside
+ * ones root bound (SO_REUSEPORT wants the same owner), see docs/security.md. */
 #include "proxy/master.h"
 
 #include <errno.h>
@@ -33,6 +39,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/priv.h"
 #include "common/stats.h"
 #include "common/strbuf.h"
 #include "proto/ipc.h"
@@ -156,6 +163,19 @@ master_validate(const struct cfg *cfg, struct strbuf *errors)
                             cfg->path, i, s, r->servers[s].ip);
                 bad = 1;
             }
+        }
+    }
+    if (cfg->meshd.group != NULL && cfg->meshd.user == NULL) {
+        strbuf_addf(errors, "%s: meshd.group: needs meshd.user\n", cfg->path);
+        bad = 1;
+    }
+    if (cfg->meshd.user != NULL) {
+        struct priv_id id;
+        char err[256];
+
+        if (priv_resolve(cfg->meshd.user, cfg->meshd.group, &id, err, sizeof(err)) != 0) {
+            strbuf_addf(errors, "%s: meshd.user/group: %s\n", cfg->path, err);
+            bad = 1;
         }
     }
     for (size_t i = 0; i < cfg->n_namers; i++) {
@@ -449,6 +469,18 @@ master_stop_now(struct master *m, int code)
         ev_break(m->loop, EVBREAK_ALL);
 }
 
+/* Sets the log level of the master and of every worker; workers forked later inherit it. */
+static void
+master_set_log_level(struct master *m, enum log_level level)
+{
+    struct ipc_msg msg = {.type = IPC_LOG_LEVEL, .arg = (uint32_t) level};
+
+    log_set_level(level);
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (m->procs[i].pid)
+            (void) send(m->procs[i].chan_fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void
 master_on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -543,6 +575,12 @@ slots_resize(struct master *m, unsigned n)
     m->n_slots = n;
 }
 
+static bool
+str_same(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static void master_admin_handler(void *ctx, const struct admin_request *req,
                                  struct admin_response *rsp);
 
@@ -571,6 +609,9 @@ master_reload(struct master *m)
         log_err("reload failed, keeping the running config: %s", strbuf_str(&errors));
         goto fail;
     }
+    if (!str_same(next->meshd.user, m->cfg->meshd.user) ||
+        !str_same(next->meshd.group, m->cfg->meshd.group))
+        log_warn("reload: meshd.user and meshd.group change at the next restart");
     if (next->admin.port != m->admin_port || strcmp(next->admin.ip, m->admin_ip) != 0) {
         char aerr[256];
         struct admin *a = admin_new(m->loop, next->admin.ip, next->admin.port,
@@ -695,6 +736,45 @@ path_is(const struct admin_request *req, const char *p)
     return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
 }
 
+static const char *const level_names[] = {"err", "warn", "notice", "info", "debug"};
+
+/* GET /admin/logging: the level; POST /admin/logging?level=L (or the body level=L): sets
+ * it in the master and every worker. Changing it is a POST, like every mutation. */
+static void
+master_admin_logging(struct master *m, const struct admin_request *req,
+                     struct admin_response *rsp, bool get, bool post)
+{
+    char value[16];
+    enum log_level level;
+    bool given = admin_query_get(req, "level", value, sizeof(value));
+
+    if (!given && post && req->body_len > 6 && req->body_len < 6 + sizeof(value) &&
+        memcmp(req->body, "level=", 6) == 0) {
+        memcpy(value, req->body + 6, req->body_len - 6);
+        value[req->body_len - 6] = '\0';
+        value[strcspn(value, "\r\n")] = '\0';
+        given = true;
+    }
+    if (get && !given) {
+        strbuf_addf(&rsp->body, "%s\n", level_names[log_get_level()]);
+        return;
+    }
+    if (!post) {
+        rsp->status = 405;
+        rsp->extra_headers = "Allow: GET, HEAD, POST\r\n";
+        strbuf_adds(&rsp->body, "use POST to change the log level\n");
+        return;
+    }
+    if (!given || log_level_parse(value, &level) != 0) {
+        rsp->status = 400;
+        strbuf_adds(&rsp->body, "level: one of err, warn, notice, info, debug\n");
+        return;
+    }
+    log_notice("admin: log level %s -> %s", level_names[log_get_level()], level_names[level]);
+    master_set_log_level(m, level);
+    strbuf_addf(&rsp->body, "%s\n", level_names[level]);
+}
+
 static void
 master_admin_handler(void *ctx, const struct admin_request *req, struct admin_response *rsp)
 {
@@ -723,6 +803,8 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
         }
         strbuf_adds(&rsp->body, "shutting down\n");
         master_begin_stop(m, "admin /admin/shutdown");
+    } else if (path_is(req, "/admin/logging")) {
+        master_admin_logging(m, req, rsp, get, post);
     } else if (path_is(req, "/admin") && get) {
         rsp->content_type = "text/plain; charset=utf-8";
         strbuf_adds(&rsp->body,
@@ -733,6 +815,7 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
                     "  /admin/metrics.json         all metrics, Linkerd's flat JSON\n"
                     "  /admin/metrics/prometheus   the same, Prometheus text format\n"
                     "  /config.json                the effective config\n"
+                    "  /admin/logging              the log level; POST ?level=debug sets it\n"
                     "  POST /admin/shutdown        graceful stop\n");
     } else if (dashboard_admin(m->loop, m->cfg, req, rsp)) {
         /* /, /dashboard/..., /agent/api/v2/...: proxy/dashboard.c */
@@ -749,6 +832,37 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
 }
 
 /* ---- entry -------------------------------------------------------------------------- */
+
+/* Everything that needs root is done (sockets bound): become meshd.user for good. */
+static int
+master_drop_privileges(const struct cfg *cfg)
+{
+    struct priv_id id;
+    char err[256];
+
+    if (geteuid() != 0) {
+        if (cfg->meshd.user != NULL)
+            log_notice("meshd.user %s: not started as root, running as uid %lu", cfg->meshd.user,
+                       (unsigned long) geteuid());
+        return 0;
+    }
+    if (cfg->meshd.user == NULL) {
+        log_warn("running as root: workers parsing client requests have every privilege; set "
+                 "meshd.user (docs/security.md), or meshd.user: root to silence this");
+        return 0;
+    }
+    if (priv_resolve(cfg->meshd.user, cfg->meshd.group, &id, err, sizeof(err)) != 0 ||
+        priv_drop(&id, err, sizeof(err)) != 0) {
+        log_err("meshd.user: %s, not starting", err);
+        return -1;
+    }
+    if (id.uid == 0)
+        log_notice("meshd.user %s: staying root, as configured", cfg->meshd.user);
+    else
+        log_notice("running as uid %lu, gid %lu (meshd.user %s)", (unsigned long) id.uid,
+                   (unsigned long) id.gid, cfg->meshd.user);
+    return 0;
+}
 
 int
 master_run(const char *cfg_path, struct cfg *cfg)
@@ -792,6 +906,8 @@ master_run(const char *cfg_path, struct cfg *cfg)
     m->admin_ip = xstrdup(cfg->admin.ip);
     m->admin_port = cfg->admin.port;
     log_notice("admin listening on %s:%d", cfg->admin.ip, net_local_port(admin_fd(m->admin)));
+    if (master_drop_privileges(cfg) != 0)
+        return 1;
 
     ev_child_init(&m->child, master_on_child, 0, 0);
     ev_child_start(m->loop, &m->child);

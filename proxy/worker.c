@@ -115,6 +115,8 @@ worker_on_accept(struct ev_loop *loop, ev_io *io, int revents)
     }
 }
 
+static const char *const level_names[] = {"err", "warn", "notice", "info", "debug"};
+
 static void
 worker_on_channel(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -138,6 +140,16 @@ worker_on_channel(struct ev_loop *loop, ev_io *io, int revents)
     switch (msg.type) {
     case IPC_QUIT:
         worker_start_drain(w, msg.arg ? msg.arg : w->cfg->meshd.drain_timeout_ms);
+        break;
+    case IPC_LOG_LEVEL:
+        /* each worker confirms, at the more verbose of the two levels */
+        if (msg.arg > LOG_LEVEL_DEBUG)
+            break;
+        if (msg.arg < LOG_LEVEL_NOTICE)
+            log_notice("log level now %s (admin)", level_names[msg.arg]);
+        log_set_level((enum log_level) msg.arg);
+        if (msg.arg >= LOG_LEVEL_NOTICE)
+            log_notice("log level now %s (admin)", level_names[msg.arg]);
         break;
     default:
         break;

@@ -339,11 +339,12 @@ START_TEST(test_agent_socket_dir_and_mode)
     agent_env();
     agent_start();
     ck_assert_int_eq(stat(run_dir, &st), 0);
-    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    /* the owner and its group (meshd's workers), nobody else: docs/security.md */
+    ck_assert_int_eq(st.st_mode & 07777, 0750);
     snprintf(path, sizeof(path), "%s/spans.ipc", run_dir);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert(S_ISSOCK(st.st_mode));
-    ck_assert_int_eq(st.st_mode & 0077, 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0660);
     agent_stop_clean();
     ck_assert_int_ne(stat(path, &st), 0); /* removed on exit */
 }
