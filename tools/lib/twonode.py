@@ -161,13 +161,17 @@ meshd:
 meshagent: {agent_yaml}
 """
 
-    def start(self, app_args=None):
-        """Starts both nodes and the apps; returns once every admin answers and hello
-        answers through the mesh. app_args: {"hello": [...], "world": [...]} extra flags."""
+    def start(self, app_args=None, before_nodes=None):
+        """Starts both nodes and the apps; returns once every node's admin and agent
+        answer. app_args: {"hello": [...], "world": [...]} extra flags; before_nodes: called
+        with the mesh once the nodes' network exists, before meshd and meshagent start
+        (to start collectors there with spawn())."""
         os.makedirs(os.path.join(self.run, "disco"), exist_ok=True)
         self._save()
         if self.mode == "netns":
             self._netns_up()
+        if before_nodes is not None:
+            before_nodes(self)
         with open(os.path.join(self.run, "disco", "hello"), "w") as f:
             f.write("%s %d\n" % (self.ip[1], PORTS["hello"]))
         with open(os.path.join(self.run, "disco", "world"), "w") as f:
