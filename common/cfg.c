@@ -1757,7 +1757,8 @@ parse_meshd(struct ld *ld, const yaml_node_t *map)
                 (void) get_str(ld, v, &m->log_level);
             }
         } else if (streq(k, "maxHeaders")) {
-            (void) get_u32(ld, v, 1, 10000, &m->max_headers);
+            /* proxy/conn.c parses into arrays of 256 fields on the stack */
+            (void) get_u32(ld, v, 1, 256, &m->max_headers);
         } else if (streq(k, "headerTimeoutMs")) {
             (void) get_u32(ld, v, 1, UINT32_MAX, &m->header_timeout_ms);
         } else if (streq(k, "idleTimeoutMs")) {

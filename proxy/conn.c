@@ -1176,7 +1176,7 @@ step_response(struct conn *c)
         return false; /* nothing to answer yet */
 
     if (!r->resp_head_done) {
-        struct http1_header hdrs[128];
+        struct http1_header hdrs[256]; /* meshd.maxHeaders is at most 256 */
         struct http1_response hr;
         struct http1_error err;
         int rc = -EAGAIN;
@@ -1370,7 +1370,7 @@ static bool
 step_head(struct conn *c)
 {
     struct worker *w = c->worker;
-    struct http1_header hdrs[256];
+    struct http1_header hdrs[256]; /* meshd.maxHeaders is at most 256 */
     struct http1_request hr;
     struct http1_error err;
     int rc;

@@ -450,7 +450,9 @@ START_TEST(test_cfg_linkerd_namers_telemetry_meshd)
                                  "  idleTimeoutMs: 7000\n"
                                  "  drainTimeoutMs: 0\n"
                                  "  maxConnections: 50000\n"
-                                 "  bufferSize: 65536\n");
+                                 "  bufferSize: 65536\n"
+                                 "  user: meshd\n"
+                                 "  group: '10001'\n");
 
     ck_assert_str_eq(cfg->namers[0].prefix, "disco"); /* leading '/' dropped */
     ck_assert_str_eq(cfg->namers[0].root_dir, "/disco");
@@ -473,6 +475,8 @@ START_TEST(test_cfg_linkerd_namers_telemetry_meshd)
     ck_assert_uint_eq(cfg->meshd.drain_timeout_ms, 0);
     ck_assert_uint_eq(cfg->meshd.max_connections, 50000);
     ck_assert_uint_eq(cfg->meshd.buffer_size, 65536);
+    ck_assert_str_eq(cfg->meshd.user, "meshd");
+    ck_assert_str_eq(cfg->meshd.group, "10001");
     cfg_free(cfg);
 }
 END_TEST
@@ -546,7 +550,7 @@ START_TEST(test_cfg_error_unknown_key)
                  "  worker: 2\n",
                  "t.yaml:3:3: meshd.worker: unknown key; allowed here: workers, runDir, "
                  "agentSocket, logLevel, maxHeaders, headerTimeoutMs, idleTimeoutMs, "
-                 "drainTimeoutMs, maxConnections, bufferSize\n");
+                 "drainTimeoutMs, maxConnections, bufferSize, user, group\n");
     /* a key of another identifier kind is unknown for this one */
     expect_error("routers:\n"
                  "- protocol: http\n"
@@ -653,6 +657,13 @@ START_TEST(test_cfg_error_ranges)
     expect_error("routers: [{protocol: http}]\n"
                  "telemetry: [{kind: io.l5d.zipkin, sampleRate: -0.1}]\n",
                  "t.yaml:2:47: telemetry[0].sampleRate: expected a number in 0..1\n");
+    /* the worker parses into 256 fields at most */
+    expect_error("routers: [{protocol: http}]\n"
+                 "meshd: {maxHeaders: 257}\n",
+                 "t.yaml:2:21: meshd.maxHeaders: expected an integer in 1..256\n");
+    expect_error("routers: [{protocol: http}]\n"
+                 "meshd: {user: ''}\n",
+                 "t.yaml:2:15: meshd.user: expected a user or group name, or a number\n");
     expect_error("routers: [{protocol: http, maxHeadersKB: 0}]\n",
                  "t.yaml:1:42: routers[0].maxHeadersKB: expected an integer in 1..1024\n");
     expect_error("routers: [{protocol: http, servers: [{maxConcurrentRequests: 4294967296}]}]\n",
