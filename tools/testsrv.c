@@ -26,6 +26,7 @@
  * It prints "listening on IP:PORT" once ready (PORT 0 picks a free port). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -211,28 +212,31 @@ handle_body(struct client *c, const struct http1_request *r, bool echo, bool clo
 static int
 call_other(const char *fwd, char *out, size_t outlen)
 {
-    char req[4096], resp[4096], ip[64];
+    char req[4096], resp[4096], host[256];
     const char *colon = strrchr(call_proxy, ':');
-    struct sockaddr_storage ss;
-    socklen_t sl;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *p;
     size_t got = 0;
     ssize_t n;
-    int fd, len;
+    int fd = -1, len;
     char *body, *eol;
 
-    if (colon == NULL || (size_t) (colon - call_proxy) >= sizeof(ip))
+    if (colon == NULL || (size_t) (colon - call_proxy) >= sizeof(host))
         goto fail;
-    memcpy(ip, call_proxy, (size_t) (colon - call_proxy));
-    ip[colon - call_proxy] = '\0';
-    if (net_parse_addr(ip, (uint16_t) atoi(colon + 1), &ss, &sl) != 0)
+    memcpy(host, call_proxy, (size_t) (colon - call_proxy));
+    host[colon - call_proxy] = '\0';
+    /* a node name (the DaemonSet's hostPort) or an address */
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
         goto fail;
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    for (p = ai; p != NULL && fd == -1; p = p->ai_next) {
+        fd = socket(p->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd != -1 && connect(fd, p->ai_addr, p->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
     if (fd == -1)
         goto fail;
-    if (connect(fd, (struct sockaddr *) &ss, sl) != 0) {
-        close(fd);
-        goto fail;
-    }
     len = snprintf(req, sizeof(req),
                    "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n", call_host,
                    call_host, fwd);
@@ -296,16 +300,18 @@ demo_delay_and_fail(void)
     return failure_rate > 0 && demo_random() < failure_rate;
 }
 
-/* "http://HOST:PORT[/]" -> "HOST:PORT" in proxy_from_env; NULL when unusable. */
+/* $http_proxy as "http://HOST:PORT[/]" or "HOST:PORT" (Linkerd's Kubernetes example sets
+ * $(NODE_NAME):4140) -> "HOST:PORT" in proxy_from_env; NULL when unusable. */
 static const char *
 proxy_of_env(void)
 {
     const char *v = getenv("http_proxy");
     size_t n;
 
-    if (v == NULL || strncmp(v, "http://", 7) != 0)
+    if (v == NULL)
         return NULL;
-    v += 7;
+    if (strncmp(v, "http://", 7) == 0)
+        v += 7;
     n = strcspn(v, "/");
     if (n == 0 || n >= sizeof(proxy_from_env) || memchr(v, ':', n) == NULL)
         return NULL;
