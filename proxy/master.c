@@ -110,6 +110,7 @@ struct master {
     ev_timer rotate;          /* stats histogram window */
     bool stopping;
     bool notified_ready;      /* READY=1 sent to systemd */
+    bool dropped;             /* became meshd.user: root's sockets cannot be added to */
     int exit_code;
 };
 
@@ -238,8 +239,12 @@ bind_sockets(struct master *m, const struct cfg *cfg, unsigned n_workers, unsign
                 }
                 fd = net_listen_tcp(srv->ip, bound_port, true, 4096);
                 if (fd < 0) {
-                    strbuf_addf(errors, "cannot listen on %s:%u for router %s: %s\n", srv->ip,
-                                bound_port, cfg->routers[i].label, strerror(-fd));
+                    strbuf_addf(errors, "cannot listen on %s:%u for router %s: %s%s\n", srv->ip,
+                                bound_port, cfg->routers[i].label, strerror(-fd),
+                                m->dropped && (fd == -EACCES || fd == -EADDRINUSE)
+                                    ? " (meshd runs as meshd.user: a port below 1024, or more "
+                                      "workers on a port root bound, needs a restart)"
+                                    : "");
                     return fd;
                 }
                 if (bound_port == 0)
@@ -835,7 +840,7 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
 
 /* Everything that needs root is done (sockets bound): become meshd.user for good. */
 static int
-master_drop_privileges(const struct cfg *cfg)
+master_drop_privileges(const struct cfg *cfg, bool *ret_dropped)
 {
     struct priv_id id;
     char err[256];
@@ -856,6 +861,7 @@ master_drop_privileges(const struct cfg *cfg)
         log_err("meshd.user: %s, not starting", err);
         return -1;
     }
+    *ret_dropped = id.uid != 0;
     if (id.uid == 0)
         log_notice("meshd.user %s: staying root, as configured", cfg->meshd.user);
     else
@@ -906,7 +912,7 @@ master_run(const char *cfg_path, struct cfg *cfg)
     m->admin_ip = xstrdup(cfg->admin.ip);
     m->admin_port = cfg->admin.port;
     log_notice("admin listening on %s:%d", cfg->admin.ip, net_local_port(admin_fd(m->admin)));
-    if (master_drop_privileges(cfg) != 0)
+    if (master_drop_privileges(cfg, &m->dropped) != 0)
         return 1;
 
     ev_child_init(&m->child, master_on_child, 0, 0);

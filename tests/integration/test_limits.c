@@ -60,7 +60,7 @@ teardown(void)
 }
 
 static void
-start_meshd(const char *meshd_keys)
+start_meshd_dtab(const char *dtab, const char *meshd_keys)
 {
     char y[4096];
 
@@ -72,13 +72,19 @@ start_meshd(const char *meshd_keys)
              "routers:\n"
              "- protocol: http\n"
              "  label: out\n"
-             "  dtab: /svc => /#/io.l5d.fs;\n"
+             "  dtab: %s\n"
              "  servers:\n"
              "  - {ip: 127.0.0.1, port: %d}\n"
              "meshd: {workers: 1, drainTimeoutMs: 3000, runDir: %s/run%s}\n",
-             admin_port, dir, proxy_port, dir, meshd_keys ? meshd_keys : "");
+             admin_port, dir, dtab, proxy_port, dir, meshd_keys ? meshd_keys : "");
     ck_assert_msg(harness_meshd_start(&md, y, admin_port) == 0, "meshd did not start");
     ck_assert_int_eq(harness_wait_port(proxy_port, 5000), 0);
+}
+
+static void
+start_meshd(const char *meshd_keys)
+{
+    start_meshd_dtab("/svc => /#/io.l5d.fs;", meshd_keys);
 }
 
 /* Sends <raw> (<len> bytes) on a new connection; checks the status, and for a refusal
@@ -228,6 +234,34 @@ START_TEST(test_limits_chunk_size_line)
 }
 END_TEST
 
+/* The identified name (/svc/<Host>) is at most 511 bytes: a longer one is 400. */
+static size_t
+host_of(size_t host_len)
+{
+    size_t n = (size_t) snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: ");
+
+    memset(buf + n, 'h', host_len);
+    n += host_len;
+    n += (size_t) snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
+    return n;
+}
+
+START_TEST(test_limits_name_length)
+{
+    char dtab[128];
+    size_t n;
+
+    /* every /svc/<host> to the backend, the host left as the residual */
+    snprintf(dtab, sizeof(dtab), "/svc => /$/inet/127.0.0.1/%d;", backend_port);
+    start_meshd_dtab(dtab, NULL);
+    n = host_of(511 - 5); /* "/svc/" + host = 511 bytes */
+    expect(buf, n, 200, NULL);
+    n = host_of(512 - 5);
+    expect(buf, n, 400, "name+too+long");
+    ck_assert_int_eq(harness_get(proxy_port, "hello", "/", NULL, 0), 200);
+}
+END_TEST
+
 /* meshd.maxConnections per worker: the next connection waits in the accept queue (it is
  * not refused) and is served once one of the others closes. */
 START_TEST(test_limits_connections_per_worker)
@@ -283,6 +317,7 @@ limits_suite(void)
     tcase_add_test(tc, test_limits_header_count);
     tcase_add_test(tc, test_limits_header_count_default);
     tcase_add_test(tc, test_limits_chunk_size_line);
+    tcase_add_test(tc, test_limits_name_length);
     tcase_add_test(tc, test_limits_connections_per_worker);
     suite_add_tcase(s, tc);
     return s;

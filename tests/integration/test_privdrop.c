@@ -268,6 +268,36 @@ START_TEST(test_privdrop_meshd_and_agent_become_the_user)
     ck_assert_int_eq(harness_get(proxy_port, "hello", "/", NULL, 0), 200);
     ck_assert_int_eq(harness_metric(admin_port, "meshd/reload_failures"), 0);
 
+    /* what a reload cannot do as nobody: add a worker, whose socket would join the ones
+     * root bound (SO_REUSEPORT wants the same owner); it fails, saying why, and the
+     * running generation stays */
+    {
+        char y3[4096];
+        FILE *f;
+        char line[1024];
+        bool hinted = false;
+
+        yaml(y3, sizeof(y3), ", user: nobody");
+        ck_assert_ptr_nonnull(strstr(y3, "workers: 2"));
+        memcpy(strstr(y3, "workers: 2"), "workers: 3", 10);
+        harness_write_file(md.cfg_path, y3);
+        ck_assert_int_eq(chmod(md.cfg_path, 0644), 0);
+        ck_assert_int_eq(kill(md.pid, SIGHUP), 0);
+        deadline = now_ms() + 10000;
+        while (harness_metric(admin_port, "meshd/reload_failures") < 1 && now_ms() < deadline)
+            usleep(50000);
+        ck_assert_int_eq(harness_metric(admin_port, "meshd/reload_failures"), 1);
+        ck_assert_int_eq(harness_get(proxy_port, "hello", "/", NULL, 0), 200);
+        ck_assert_int_eq(assert_meshd_ids(nobody_uid, nobody_gid, true), 2);
+        f = fopen(md.log_path, "r");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+            if (strstr(line, "needs a restart") != NULL)
+                hinted = true;
+        fclose(f);
+        ck_assert_msg(hinted, "the failed reload does not say why");
+    }
+
     /* the agent reloads too, and stops cleanly, removing its socket as nobody */
     ck_assert_int_eq(kill(agent_pid, SIGHUP), 0);
     ck_assert_int_eq(harness_get(agent_port, "a", "/admin/ping", NULL, 0), 200);
