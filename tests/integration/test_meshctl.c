@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -621,6 +622,86 @@ START_TEST(test_meshctl_config_check_exit_codes)
 }
 END_TEST
 
+/* ---- dtab resolve ----------------------------------------------------------------------- */
+
+/* Offline, from a config file: the union, its weights, the fs namer's addresses, the
+ * transformer, a --dtab override, and the refusals. */
+START_TEST(test_meshctl_dtab_resolve_offline)
+{
+    char cfgp[600], disco[600], f[700], yaml[2048], line[512];
+
+    snprintf(disco, sizeof(disco), "%s/disco", dir);
+    ck_assert_int_eq(mkdir(disco, 0755), 0);
+    snprintf(f, sizeof(f), "%s/world-v1", disco);
+    harness_write_file(f, "10.1.0.3 80\n");
+    snprintf(f, sizeof(f), "%s/world-v2", disco);
+    harness_write_file(f, "10.1.0.1 80 * 2\n10.1.0.2 80\n");
+    snprintf(cfgp, sizeof(cfgp), "%s/c.yaml", dir);
+    snprintf(yaml, sizeof(yaml),
+             "namers: [{kind: io.l5d.fs, rootDir: '%s'}]\n"
+             "routers:\n"
+             "- protocol: http\n"
+             "  label: outgoing\n"
+             "  dtab: /svc => /#/io.l5d.fs; /svc/world => 0.8 * /#/io.l5d.fs/world-v1 & "
+             "0.2 * /#/io.l5d.fs/world-v2;\n"
+             "  interpreter: {kind: default, transformers: [{kind: io.l5d.port, port: 4141}]}\n"
+             "  servers: [{port: 4140}]\n"
+             "- protocol: http\n"
+             "  label: incoming\n"
+             "  dtab: /svc => /$/inet/127.0.0.1/7002;\n"
+             "  servers: [{port: 4141}]\n",
+             disco);
+    harness_write_file(cfgp, yaml);
+
+    EXPECT_EXIT(0, "dtab", "resolve", "--config", cfgp, "/svc/world");
+    ck_assert_msg(out_line("union /svc/world", line, sizeof(line)), "%s", run.out);
+    ck_assert_msg(out_line("weight 0.8", line, sizeof(line)), "%s", run.out);
+    ck_assert_msg(out_line("weight 0.2", line, sizeof(line)), "%s", run.out);
+    ck_assert_msg(out_line("leaf /#/io.l5d.fs/world-v2", line, sizeof(line)), "%s", run.out);
+    ck_assert_msg(strstr(line, "10.1.0.1:80 *2, 10.1.0.2:80") != NULL, "%s", line);
+    ck_assert_msg(out_line("by io.l5d.port", line, sizeof(line)), "%s", run.out);
+    ck_assert_msg(strstr(run.out, "10.1.0.3:4141") != NULL, "%s", run.out);
+    /* the earlier dentry is a fallback nobody used */
+    ck_assert_msg(out_line("neg /#/io.l5d.fs/world  (unused)", line, sizeof(line)), "%s",
+                  run.out);
+
+    EXPECT_EXIT(0, "dtab", "resolve", "-c", cfgp, "--router", "incoming", "--dtab",
+                "/svc/world => /$/inet/127.0.0.1/9", "--json", "/svc/world");
+    ck_assert_msg(strncmp(run.out, "{\"type\":\"delegate\",", 19) == 0, "%s", run.out);
+    ck_assert_msg(strstr(run.out, "\"ip\":\"127.0.0.1\",\"port\":9") != NULL, "%s", run.out);
+
+    EXPECT_EXIT(1, "dtab", "resolve", "-c", cfgp, "--dtab", "/svc =>", "/svc/x");
+    ck_assert_msg(strstr(run.err, "dtab:") != NULL, "%s", run.err);
+    EXPECT_EXIT(1, "dtab", "resolve", "-c", cfgp, "--router", "nosuch", "/svc/x");
+    ck_assert_msg(strstr(run.err, "no router labelled \"nosuch\"") != NULL, "%s", run.err);
+    EXPECT_EXIT(1, "dtab", "resolve", "-c", cfgp, "svc-without-slash");
+    EXPECT_EXIT(1, "dtab", "resolve", "-c", "/nonexistent/meshctl.yaml", "/svc/x");
+    EXPECT_EXIT(2, "dtab", "resolve", "-c", cfgp, "-a", "127.0.0.1:1", "/svc/x");
+    EXPECT_EXIT(2, "dtab", "resolve");
+    EXPECT_EXIT(2, "dtab", "lookup", "/svc/x");
+}
+END_TEST
+
+/* From a running meshd's /delegator.json, with a dtab of the request's own. */
+START_TEST(test_meshctl_dtab_resolve_admin)
+{
+    char admin[32], line[512], want[64];
+
+    snprintf(admin, sizeof(admin), "127.0.0.1:%d", admin_port);
+    EXPECT_EXIT(0, "dtab", "resolve", "--admin", admin, "/svc/hello");
+    ck_assert_msg(out_line("leaf /$/inet/127.0.0.1/", line, sizeof(line)), "%s", run.out);
+    snprintf(want, sizeof(want), "127.0.0.1:%d", in_port);
+    ck_assert_msg(strstr(line, want) != NULL, "%s", line);
+    EXPECT_EXIT(0, "dtab", "resolve", "--admin", admin, "--router", "in", "--dtab",
+                "/svc/hello => /$/fail", "/svc/hello");
+    ck_assert_msg(out_line("fail /$/fail", line, sizeof(line)), "%s", run.out);
+    EXPECT_EXIT(1, "dtab", "resolve", "--admin", admin, "--router", "nosuch", "/svc/hello");
+    ck_assert_msg(strstr(run.err, "404") != NULL, "%s", run.err);
+    EXPECT_EXIT(1, "dtab", "resolve", "--admin", "127.0.0.1:1", "/svc/hello");
+    ck_assert_msg(strstr(run.err, "127.0.0.1:1") != NULL, "%s", run.err);
+}
+END_TEST
+
 /* ---- traces --------------------------------------------------------------------------- */
 
 /* Leading spaces of <line>. */
@@ -864,6 +945,7 @@ meshctl_suite(void)
     tcase_add_test(tc, test_meshctl_stats_screen_fits_80_columns);
     tcase_add_test(tc, test_meshctl_stats_names_the_unreachable_agent);
     tcase_add_test(tc, test_meshctl_stats_watch_refreshes);
+    tcase_add_test(tc, test_meshctl_dtab_resolve_admin);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stats_alone");
@@ -872,6 +954,7 @@ meshctl_suite(void)
     tcase_add_test(tc, test_meshctl_stats_names_the_unreachable_meshd);
     tcase_add_test(tc, test_meshctl_stats_default_watch_is_a_usage_error_without_watch);
     tcase_add_test(tc, test_meshctl_config_check_exit_codes);
+    tcase_add_test(tc, test_meshctl_dtab_resolve_offline);
     tcase_add_test(tc, test_meshctl_help_and_usage);
     suite_add_tcase(s, tc);
 

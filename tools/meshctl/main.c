@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"traces", cmd_traces_main, "recent traces from the node agent"},
     {"trace", cmd_trace_main, "one trace as a tree with time bars"},
     {"config", cmd_config_main, "config check FILE: validate a config file"},
+    {"dtab", cmd_dtab_main, "dtab resolve PATH: how a name resolves (meshd or a config)"},
 };
 
 static void

@@ -19,6 +19,7 @@ int cmd_stats_main(int argc, char **argv);
 int cmd_config_main(int argc, char **argv);
 int cmd_traces_main(int argc, char **argv);
 int cmd_trace_main(int argc, char **argv);
+int cmd_dtab_main(int argc, char **argv);
 
 /* "meshctl <cmd>: <message>" on stderr, then "Try 'meshctl <cmd> --help'." Returns
  * MESHCTL_EXIT_USAGE so callers can `return meshctl_usage_error(...)`. */
