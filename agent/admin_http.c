@@ -1,7 +1,8 @@
 /* agent/admin_http.c - meshagent's admin and query HTTP server transport, after
  * proxy/admin.c (agent/ may not include proxy/): a small, strict HTTP/1.1 server on the
  * agent's loop. One request per connection (answered with Connection: close), heads up
- * to 8 KiB, bodies up to 64 KiB, 10 s to send a request, at most 64 connections. What
+ * to 8 KiB, bodies up to 64 KiB, 10 s to send a request, at most 64 connections. A
+ * method other than GET or HEAD that a browser sent for another site's page gets 403. What
  * each path answers is the handler's business; this module only moves bytes. */
 #include "agent/admin_http.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +70,8 @@ status_text(int status)
         return "Accepted";
     case 400:
         return "Bad Request";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 500:
@@ -112,6 +116,36 @@ conn_error(struct admin_http_conn *ac, int status, const char *msg)
     strbuf_fini(&rsp.body);
 }
 
+/* A request a browser sent on behalf of another site's page: browsers mark every
+ * cross-origin POST with an Origin header, and recent ones add Sec-Fetch-Site. Such a
+ * request may not change anything here (CSRF: a page open on the operator's machine
+ * POSTing to 127.0.0.1:9990/admin/shutdown). Tools (curl, meshctl, probes) send neither
+ * header. */
+static bool
+cross_site(const struct http1_request *req)
+{
+    const struct http1_header *host = NULL, *origin = NULL;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct http1_header *h = &req->headers[i];
+
+        if (util_strcaseeq(h->name, h->name_len, "host"))
+            host = h;
+        else if (util_strcaseeq(h->name, h->name_len, "origin"))
+            origin = h;
+        else if (util_strcaseeq(h->name, h->name_len, "sec-fetch-site") &&
+                 !util_strcaseeq(h->value, h->value_len, "same-origin") &&
+                 !util_strcaseeq(h->value, h->value_len, "none"))
+            return true;
+    }
+    if (origin == NULL)
+        return false;
+    /* same origin: "http://" followed by exactly the Host the browser sent */
+    return host == NULL || origin->value_len != 7 + host->value_len ||
+           !util_strcaseeq(origin->value, 7, "http://") ||
+           strncasecmp(origin->value + 7, host->value, host->value_len) != 0;
+}
+
 static void
 conn_handle(struct admin_http_conn *ac)
 {
@@ -136,6 +170,11 @@ conn_handle(struct admin_http_conn *ac)
     }
     if (req.body == HTTP1_BODY_CHUNKED) {
         conn_error(ac, 400, "chunked request bodies are not accepted here");
+        return;
+    }
+    if (!(req.method_len == 3 && memcmp(req.method, "GET", 3) == 0) && !req.is_head &&
+        cross_site(&req)) {
+        conn_error(ac, 403, "cross-site requests may not change anything here");
         return;
     }
     if (req.body == HTTP1_BODY_LENGTH) {

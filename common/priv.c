@@ -30,8 +30,7 @@ parse_id(const char *s, unsigned long *ret)
 }
 
 int
-priv_resolve(const char *user, const char *group, struct priv_id *ret_id, char *err,
-             size_t errlen)
+priv_resolve(const char *user, const char *group, struct priv_id *ret_id, char *err, size_t errlen)
 {
     struct priv_id id;
     struct passwd *pw;
@@ -70,8 +69,7 @@ priv_resolve(const char *user, const char *group, struct priv_id *ret_id, char *
     } else if (pw != NULL) {
         id.gid = pw->pw_gid;
     } else {
-        snprintf(err, errlen, "user %s: not in the user database, so a group is required",
-                 user);
+        snprintf(err, errlen, "user %s: not in the user database, so a group is required", user);
         return -EINVAL;
     }
     *ret_id = id;
@@ -89,8 +87,7 @@ priv_drop(const struct priv_id *id, char *err, size_t errlen)
         return -EPERM;
     }
     /* the user's own supplementary groups (e.g. a group shared with meshagent), else none */
-    if (id->user[0] != '\0' ? initgroups(id->user, id->gid) == -1
-                            : setgroups(0, NULL) == -1) {
+    if (id->user[0] != '\0' ? initgroups(id->user, id->gid) == -1 : setgroups(0, NULL) == -1) {
         e = errno;
         snprintf(err, errlen, "setting supplementary groups: %s", strerror(e));
         return -e;

@@ -1,7 +1,8 @@
 /* proxy/admin.c - the admin HTTP server's transport: a small, strict HTTP/1.1 server on
  * the master's loop. One request per connection (answered with Connection: close),
  * heads up to 8 KiB, bodies up to 64 KiB, 10 s from accept to the end of the answer, at
- * most 64 connections. What each path answers is the caller's business (the handler);
+ * most 64 connections. A method other than GET or HEAD that a browser sent for another
+ * site's page is refused (403) before any handler sees it. What each path answers is the caller's business (the handler);
  * this module only moves bytes. A handler may answer later (admin_defer): the
  * connection then waits, not reading, until admin_finish() or its deadline.
  * It never touches client traffic: that is the workers' job. */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +80,7 @@ status_text(int status)
     case 202: return "Accepted";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 431: return "Request Header Fields Too Large";
@@ -117,6 +120,36 @@ admin_error(struct admin_conn *ac, int status, const char *msg)
     strbuf_fini(&rsp.body);
 }
 
+/* A request a browser sent on behalf of another site's page: browsers mark every
+ * cross-origin POST with an Origin header, and recent ones add Sec-Fetch-Site. Such a
+ * request may not change anything here (CSRF: a page open on the operator's machine
+ * POSTing to 127.0.0.1:9990/admin/shutdown). Tools (curl, meshctl, probes) send neither
+ * header. */
+static bool
+cross_site(const struct http1_request *req)
+{
+    const struct http1_header *host = NULL, *origin = NULL;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct http1_header *h = &req->headers[i];
+
+        if (util_strcaseeq(h->name, h->name_len, "host"))
+            host = h;
+        else if (util_strcaseeq(h->name, h->name_len, "origin"))
+            origin = h;
+        else if (util_strcaseeq(h->name, h->name_len, "sec-fetch-site") &&
+                 !util_strcaseeq(h->value, h->value_len, "same-origin") &&
+                 !util_strcaseeq(h->value, h->value_len, "none"))
+            return true;
+    }
+    if (origin == NULL)
+        return false;
+    /* same origin: "http://" followed by exactly the Host the browser sent */
+    return host == NULL || origin->value_len != 7 + host->value_len ||
+           !util_strcaseeq(origin->value, 7, "http://") ||
+           strncasecmp(origin->value + 7, host->value, host->value_len) != 0;
+}
+
 static void
 admin_handle(struct admin_conn *ac)
 {
@@ -141,6 +174,11 @@ admin_handle(struct admin_conn *ac)
     }
     if (req.body == HTTP1_BODY_CHUNKED) {
         admin_error(ac, 400, "chunked request bodies are not accepted here");
+        return;
+    }
+    if (!(req.method_len == 3 && memcmp(req.method, "GET", 3) == 0) && !req.is_head &&
+        cross_site(&req)) {
+        admin_error(ac, 403, "cross-site requests may not change anything here");
         return;
     }
     if (req.body == HTTP1_BODY_LENGTH) {

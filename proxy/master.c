@@ -746,8 +746,8 @@ static const char *const level_names[] = {"err", "warn", "notice", "info", "debu
 /* GET /admin/logging: the level; POST /admin/logging?level=L (or the body level=L): sets
  * it in the master and every worker. Changing it is a POST, like every mutation. */
 static void
-master_admin_logging(struct master *m, const struct admin_request *req,
-                     struct admin_response *rsp, bool get, bool post)
+master_admin_logging(struct master *m, const struct admin_request *req, struct admin_response *rsp,
+                     bool get, bool post)
 {
     char value[16];
     enum log_level level;

@@ -247,6 +247,73 @@ check_logging_endpoint(int port)
     harness_resp_fini(&r);
 }
 
+/* A browser's cross-site POST (an Origin that is not this Host, or Sec-Fetch-Site
+ * cross-site) changes nothing: 403; the same-origin form and tools without those
+ * headers work. */
+static void
+check_cross_site_refused(int port)
+{
+    struct harness_resp r;
+    char req[512];
+    const char *const forged[] = {
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+        "Origin: http://127.0.0.1:1\r\n",
+        "Sec-Fetch-Site: cross-site\r\n",
+        "Sec-Fetch-Site: same-site\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        snprintf(req, sizeof(req),
+                 "POST /admin/logging?level=info HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s"
+                 "Content-Length: 0\r\n\r\n",
+                 port, forged[i]);
+        ck_assert_int_eq(harness_http(port, req, &r), 0);
+        ck_assert_msg(r.status == 403, "case %zu: status %d", i, r.status);
+        harness_resp_fini(&r);
+    }
+    ck_assert_int_eq(admin_req(port, "GET", "/admin/logging", &r), 0);
+    ck_assert_str_eq(r.body, "notice\n"); /* unchanged */
+    harness_resp_fini(&r);
+    /* the admin's own origin (a page served by this admin server) may */
+    snprintf(req, sizeof(req),
+             "POST /admin/logging?level=notice HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Origin: http://127.0.0.1:%d\r\nSec-Fetch-Site: same-origin\r\n"
+             "Content-Length: 0\r\n\r\n",
+             port, port);
+    ck_assert_int_eq(harness_http(port, req, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_fini(&r);
+    /* reading stays open to any page's GET (a browser does not let it see the answer) */
+    snprintf(req, sizeof(req),
+             "GET /admin/logging HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Origin: http://evil.example\r\n\r\n",
+             port);
+    ck_assert_int_eq(harness_http(port, req, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_fini(&r);
+}
+
+START_TEST(test_security_meshd_refuses_cross_site_posts)
+{
+    struct harness_resp r;
+    char y[4096], req[512];
+
+    yaml(y, sizeof(y), NULL, NULL);
+    start_meshd(y);
+    check_cross_site_refused(admin_port);
+    snprintf(req, sizeof(req),
+             "POST /admin/shutdown HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Origin: http://evil.example\r\nContent-Length: 0\r\n\r\n",
+             admin_port);
+    ck_assert_int_eq(harness_http(admin_port, req, &r), 0);
+    ck_assert_int_eq(r.status, 403);
+    harness_resp_fini(&r);
+    ck_assert_int_eq(harness_get(proxy_port, "hello", "/", NULL, 0), 200); /* still serving */
+    ck_assert_int_eq(kill(md.pid, 0), 0);
+}
+END_TEST
+
 START_TEST(test_security_meshd_log_level_reaches_workers)
 {
     char y[4096];
@@ -334,6 +401,7 @@ START_TEST(test_security_agent_file_modes_and_logging)
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_mode & 07777, 0700);
 
+    check_cross_site_refused(agent_port);
     check_logging_endpoint(agent_port);
     ck_assert_int_eq(count_in_file(agent_log, "admin: log level notice -> debug"), 1);
 
@@ -377,6 +445,7 @@ security_suite(void)
     tcase_add_test(tc, test_security_admin_binds_loopback_by_default);
     tcase_add_test(tc, test_security_admin_exposed_when_asked);
     tcase_add_test(tc, test_security_meshd_shutdown_is_post_only);
+    tcase_add_test(tc, test_security_meshd_refuses_cross_site_posts);
     tcase_add_test(tc, test_security_meshd_log_level_reaches_workers);
     if (getenv("MESHAGENT") != NULL)
         tcase_add_test(tc, test_security_agent_file_modes_and_logging);
