@@ -1267,6 +1267,16 @@ main(int argc, char **argv)
         snprintf(agent.set.log_level, sizeof(agent.set.log_level), "%s", level_arg);
         agent.level_override = level_arg;
     }
+    if (agent.set.user[0] != '\0') {
+        struct priv_id id;
+        char err[256];
+
+        if (priv_resolve(agent.set.user, agent.set.group, &id, err, sizeof(err)) != 0) {
+            fprintf(stderr, "meshagent: user: %s\n", err);
+            cfg_free(agent.cfg);
+            return 1;
+        }
+    }
     if (check) {
         printf("%s: ok (spans from %s to %s)\n", agent.cfg_path, agent.set.socket_url,
                agent.set.zipkin_url[0] ? agent.set.zipkin_url : "the local store");

@@ -349,6 +349,15 @@ START_TEST(test_privdrop_unknown_user_refuses_to_start)
     yaml(y, sizeof(y), ", group: nogroup");
     harness_write_file(cfg, y);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1); /* a group needs a user */
+    /* meshagent checks its user too, from the environment or meshd.user */
+    yaml(y, sizeof(y), NULL);
+    harness_write_file(cfg, y);
+    snprintf(cmd, sizeof(cmd), "MESHAGENT_USER=no-such-user-meshd %s --check %s >/dev/null 2>&1",
+             getenv("MESHAGENT"), cfg);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+    snprintf(cmd, sizeof(cmd), "MESHAGENT_USER=nobody %s --check %s >/dev/null 2>&1",
+             getenv("MESHAGENT"), cfg);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
 }
 END_TEST
 
