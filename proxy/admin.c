@@ -2,10 +2,10 @@
  * the master's loop. One request per connection (answered with Connection: close),
  * heads up to 8 KiB, bodies up to 64 KiB, 10 s from accept to the end of the answer, at
  * most 64 connections. A method other than GET or HEAD that a browser sent for another
- * site's page is refused (403) before any handler sees it. What each path answers is the caller's business (the handler);
- * this module only moves bytes. A handler may answer later (admin_defer): the
- * connection then waits, not reading, until admin_finish() or its deadline.
- * It never touches client traffic: that is the workers' job. */
+ * site's page is refused (403) before any handler sees it. What each path answers is the
+ * caller's business (the handler); this module only moves bytes. A handler may answer
+ * later (admin_defer): the connection then waits, not reading, until admin_finish() or
+ * its deadline. It never touches client traffic: that is the workers' job. */
 #include "proxy/admin.h"
 
 #include <arpa/inet.h>
@@ -79,8 +79,8 @@ status_text(int status)
     case 200: return "OK";
     case 202: return "Accepted";
     case 400: return "Bad Request";
-    case 404: return "Not Found";
     case 403: return "Forbidden";
+    case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 431: return "Request Header Fields Too Large";

@@ -256,10 +256,8 @@ check_cross_site_refused(int port)
     struct harness_resp r;
     char req[512];
     const char *const forged[] = {
-        "Origin: http://evil.example\r\n",
-        "Origin: null\r\n",
-        "Origin: http://127.0.0.1:1\r\n",
-        "Sec-Fetch-Site: cross-site\r\n",
+        "Origin: http://evil.example\r\n", "Origin: null\r\n",
+        "Origin: http://127.0.0.1:1\r\n",  "Sec-Fetch-Site: cross-site\r\n",
         "Sec-Fetch-Site: same-site\r\n",
     };
 
