@@ -249,8 +249,15 @@ call_other(const char *fwd, char *out, size_t outlen)
     close(fd);
     resp[got] = '\0';
     body = strstr(resp, "\r\n\r\n");
-    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 || body == NULL)
+    if (got == 0 || body == NULL)
         goto fail;
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0) {
+        /* say what came back: "world answered 500 through 10.77.0.1:4140" */
+        eol = strpbrk(resp, "\r\n");
+        snprintf(out, outlen, "%s answered %.3s through %s", call_host,
+                 eol != NULL && eol - resp >= 12 ? resp + 9 : "???", call_proxy);
+        return -1;
+    }
     body += 4;
     eol = strchr(body, '\n');
     if (eol)
@@ -486,6 +493,19 @@ out:
     return NULL;
 }
 
+static const char usage[] =
+    "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST [--proxy IP:PORT]]\n"
+    "                    [--latency-ms MEAN[:JITTER]] [--failure-rate R] PORT\n"
+    "An HTTP/1.1 test server; the demo's apps (tools/demo, docs/demo.md):\n"
+    "  world: --name world --ip IP PORT          answers \"world (IP:PORT)\"\n"
+    "  hello: --name hello --ip IP --call world PORT\n"
+    "         asks world through $http_proxy (or --proxy), forwarding l5d-ctx-* and B3\n"
+    "         headers, and answers \"Hello (IP:PORT) world (IP:PORT)!\"; when world fails,\n"
+    "         502 \"Hello (IP:PORT) world answered 500 through PROXY!\"\n"
+    "  --latency-ms MEAN[:JITTER]  wait MEAN ms +/- JITTER (uniform) before answering /\n"
+    "  --failure-rate R            answer 500 to that share (0..1) of requests to /\n"
+    "PORT 0 picks a free port; other paths: see the head of tools/testsrv.c\n";
+
 int
 main(int argc, char **argv)
 {
@@ -521,16 +541,16 @@ main(int argc, char **argv)
                 fprintf(stderr, "mesh-testsrv: --failure-rate: a share from 0 to 1\n");
                 return 2;
             }
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("%s", usage);
+            return 0;
         } else if (argv[i][0] >= '0' && argv[i][0] <= '9')
             port = atoi(argv[i]);
         else
             port = -2;
     }
     if (port < 0) {
-        fprintf(stderr,
-                "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST [--proxy IP:PORT]] "
-                "[--latency-ms MEAN[:JITTER]] [--failure-rate R] PORT\n"
-                "  --call without --proxy takes the proxy from $http_proxy\n");
+        fprintf(stderr, "%s", usage);
         return 2;
     }
     if (call_host != NULL && call_proxy == NULL && (call_proxy = proxy_of_env()) == NULL) {

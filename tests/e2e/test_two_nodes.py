@@ -63,6 +63,8 @@ def wait_lines(path, want, timeout):
 
 def main():
     signal.signal(signal.SIGALRM, lambda *a: sys.exit("FAIL: the test took over 90 s"))
+    # meson's timeout (and ^C) end the test with SIGTERM/SIGINT: clean up all the same
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit("FAIL: terminated"))
     signal.alarm(90)
     build = os.environ.get("BUILD_ROOT", os.path.join(SRC, "build"))
     spec = os.environ.get("ZIPKIN_SPEC_DIR", os.path.join(SRC, "..", "shared", "spec", "zipkin"))

@@ -18,7 +18,8 @@ Nodes:
             loopback addresses; every server binds its node's address.
 
 Everything started is written down in <run>/state.json, so `stop(run)` can end it from
-another process (tools/demo stop), namespaces and bridge included."""
+another process (tools/demo stop), namespaces and bridge included; each process's pid is
+also in <run>/<name>.pid (meshd1, meshagent1, meshd2, meshagent2, hello, world)."""
 
 import json
 import os
@@ -110,6 +111,8 @@ class Mesh:
         log.close()
         self.state["pids"].append({"name": name, "pid": p.pid})
         self._save()
+        with open(os.path.join(self.run, "%s.pid" % name), "w") as f:
+            f.write("%d\n" % p.pid)
         return p
 
     # ---- the mesh -------------------------------------------------------------------
@@ -280,6 +283,11 @@ def stop(run, timeout=10.0):
     except (OSError, ValueError):
         return
     pids = [p["pid"] for p in state.get("pids", [])]
+    for p in state.get("pids", []):  # <run>/<name>.pid, for scripts
+        try:
+            os.unlink(os.path.join(run, "%s.pid" % p["name"]))
+        except OSError:
+            pass
     for pid in pids:  # meshd's master stops its own workers
         try:
             os.kill(pid, signal.SIGTERM)
