@@ -10,7 +10,9 @@ node 1's meshagent shipping to a Zipkin HTTP collector and node 2's to a Scribe 
     namespaces), client spans by the destination, the documented tags;
   - the trace found by serviceName in node 1's Zipkin API;
   - node 1's spans at the HTTP collector and node 2's at the Scribe collector, together
-    exactly the 8 spans of the stores.
+    exactly the 8 spans of the stores;
+  - with a world that fails (hello2 -> world2 --failure-rate 1): hello2's 502 saying what
+    world2 answered, and a trace of 4 spans with 500 and 4 with 502, each with an error tag.
 Environment: BUILD_ROOT (meson build dir), SOURCE_ROOT, ZIPKIN_SPEC_DIR. Bounded: 90 s."""
 
 import json
@@ -78,12 +80,24 @@ def main():
                                     2: "scribe://127.0.0.1:%d" % scribe_port})
     print("mode: %s, run dir %s" % (mesh.mode, run), flush=True)
 
+    def failing_pair(m):
+        # hello2 on node 1 calls world2 on node 2, which fails every request (--failure-rate 1)
+        srv = os.path.join(build, "tools", "mesh-testsrv")
+        for name, node, port in (("hello2", 1, 7779), ("world2", 2, 7780)):
+            with open(os.path.join(run, "disco", name), "w") as f:
+                f.write("%s %d\n" % (m.ip[node], port))
+        m.spawn(2, "world2", [srv, "--name", "world2", "--ip", m.ip[2], "--failure-rate", "1",
+                              "7780"])
+        m.spawn(1, "hello2", [srv, "--name", "hello2", "--ip", m.ip[1], "--call", "world2",
+                              "7779"], env={"http_proxy": m.proxy_url(1)})
+
     def collectors(m):
         # each collector on its node's own loopback (a namespace's own in netns mode)
         m.spawn(1, "http-sink", [sys.executable, os.path.join(SRC, "tests/tools/zipkin_http_sink.py"),
                                  "127.0.0.1", str(http_port), http_out])
         m.spawn(2, "scribe", [DEBIAN_PYTHON, os.path.join(SRC, "tests/tools/scribe_server.py"),
                               spec, str(scribe_port), scribe_out])
+        failing_pair(m)
 
     try:
         mesh.start(before_nodes=collectors)
@@ -171,6 +185,25 @@ def main():
         check(all(line.split()[0] == "zipkin" for line in scribe_lines),
               "Scribe category is zipkin")
         check((http_ids | scribe_ids) == set(ids), "collectors together hold the 8 spans")
+
+        # a failing world: hello2 says what world2 answered, with a 502; the trace shows
+        # world2's 500 on node 2 and the 502 on node 1, each span with an error tag
+        ftid, fsid = "%032x" % (int(time.time() * 1e6) | 1 << 120), "%016x" % (os.getpid() + 1)
+        status, body = mesh.get("hello2", headers={"X-B3-TraceId": ftid, "X-B3-SpanId": fsid,
+                                                   "X-B3-Sampled": "1"})
+        want = "Hello (%s:7779) world2 answered 500 through %s:4140!" % (mesh.ip[1], mesh.ip[1])
+        check(status == 502 and body.strip() == want,
+              "failing world: %d %r == 502 %r" % (status, body.strip(), want))
+        fspans = []
+        deadline = time.time() + 15
+        while time.time() < deadline and len(fspans) < 8:
+            time.sleep(0.5)
+            fspans = mesh.trace(ftid)
+        codes = sorted(s.get("tags", {}).get("http.status_code", "?") for s in fspans)
+        check(codes == ["500"] * 4 + ["502"] * 4,
+              "failing world: 8 spans, 4 of 500 and 4 of 502 (got %s)" % codes)
+        check(all(s.get("tags", {}).get("error") for s in fspans),
+              "failing world: every span has an error tag")
     finally:
         twonode.stop(run)
         # no sanitizer report in any log
