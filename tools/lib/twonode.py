@@ -283,9 +283,10 @@ def stop(run, timeout=10.0):
     except (OSError, ValueError):
         return
     pids = [p["pid"] for p in state.get("pids", [])]
-    for p in state.get("pids", []):  # <run>/<name>.pid, for scripts
+    # <run>/<name>.pid and <run>/env are for scripts: gone with the mesh
+    for name in ["%s.pid" % p["name"] for p in state.get("pids", [])] + ["env"]:
         try:
-            os.unlink(os.path.join(run, "%s.pid" % p["name"]))
+            os.unlink(os.path.join(run, name))
         except OSError:
             pass
     for pid in pids:  # meshd's master stops its own workers
