@@ -1202,9 +1202,9 @@ parse_interpreter(struct ld *ld, const yaml_node_t *map, struct cfg_router *r)
 /* router */
 
 static const char *const router_ok[] = {
-    "protocol",         "label",       "dstPrefix", "dtab",         "identifier",
-    "servers",          "client",      "service",   "maxHeadersKB", "maxInitialLineKB",
-    "bindingTimeoutMs", "interpreter", "tracePropagator", "tracing", NULL,
+    "protocol",         "label",       "dstPrefix",       "dtab",         "identifier",
+    "servers",          "client",      "service",         "maxHeadersKB", "maxInitialLineKB",
+    "bindingTimeoutMs", "interpreter", "tracePropagator", "tracing",      NULL,
 };
 static const char *const router_unsup[] = {
     "baseDtab",
@@ -1512,8 +1512,10 @@ static const struct kind_def namer_kinds[] = {
     {NULL, 0},
 };
 static const char *const namer_fs_ok[] = {"kind", "prefix", "rootDir", "experimental", NULL};
-static const char *const namer_k8s_ok[] = {"kind",          "prefix",       "host", "port",
-                                           "labelSelector", "experimental", NULL};
+/* inCluster, tls, caCertPath, tokenPath: HTTPS to the API server (docs/naming.md) */
+static const char *const namer_k8s_ok[] = {"kind",          "prefix",       "host",      "port",
+                                           "labelSelector", "experimental", "inCluster", "tls",
+                                           "caCertPath",    "tokenPath",    NULL};
 static const char *const namer_unsup[] = {"transformers", NULL};
 
 /* A namer prefix: "io.l5d.fs" or, as Linkerd configs write it, "/io.l5d.fs". */
@@ -2295,7 +2297,8 @@ json_router(struct strbuf *sb, const struct cfg_router *r)
     strbuf_adds(sb, ",\"write\":");
     json_trace_formats(sb, r->trace_write);
     json_kv_str(sb, false, "serverSpanService", r->span_server_by_router ? "router" : "address");
-    json_kv_str(sb, false, "clientSpanService", r->span_client_by_client ? "client" : "destination");
+    json_kv_str(sb, false, "clientSpanService",
+                r->span_client_by_client ? "client" : "destination");
     strbuf_adds(sb, "}}");
 }
 

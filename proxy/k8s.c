@@ -35,6 +35,9 @@
 
 #include <ev.h>
 #include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -51,6 +54,7 @@
 #define K8S_MAX_HEAD        65536
 #define K8S_READ_CHUNK      65536
 #define K8S_RESOLVE_RETRY_S 5.0
+#define K8S_MAX_TOKEN       16384 /* a service-account token file */
 
 /* ---- JSON shapes ---------------------------------------------------------------------- */
 
@@ -354,6 +358,8 @@ struct k8s_watch {
     char err[200];
 
     int fd;
+    SSL *ssl;       /* HTTPS: the TLS session on <fd>, NULL for plain HTTP */
+    bool handshake; /* HTTPS: SSL_connect has not finished */
     ev_io io;
     ev_timer timer;
     struct strbuf out; /* the request, <out_off> bytes of it sent */
@@ -376,6 +382,8 @@ struct k8s_api {
     struct sockaddr_storage addr;
     socklen_t addr_len; /* 0 until the host is resolved */
     struct k8s_watch *watches;
+    SSL_CTX *tls;     /* HTTPS (in-cluster): verifies the API server; NULL: plain HTTP */
+    char *token_path; /* HTTPS: the bearer token file, read for every request */
     void (*on_change)(void *ctx);
     void *on_change_ctx;
     uint64_t rng;
@@ -452,6 +460,10 @@ conn_close(struct k8s_watch *w)
 {
     struct ev_loop *loop = w->api->loop;
 
+    if (w->ssl != NULL) {
+        SSL_free(w->ssl); /* no close_notify: Connection: close ends every exchange */
+        w->ssl = NULL;
+    }
     if (w->fd != -1) {
         ev_io_stop(loop, &w->io);
         (void) close(w->fd);
@@ -550,7 +562,174 @@ build_request(struct k8s_watch *w, bool stream)
     else
         strbuf_addf(sb, "%s:%u", a->host, a->port);
     strbuf_adds(sb, "\r\nAccept: application/json\r\nUser-Agent: meshd\r\n"
-                    "Connection: close\r\n\r\n");
+                    "Connection: close\r\n");
+}
+
+/* The service-account token, read again for every request: the kubelet rotates it. */
+static int
+read_token(const char *path, struct strbuf *out, char *why, size_t whylen)
+{
+    char buf[K8S_MAX_TOKEN + 1];
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (f == NULL) {
+        (void) snprintf(why, whylen, "token %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    (void) fclose(f);
+    if (n > K8S_MAX_TOKEN) {
+        (void) snprintf(why, whylen, "token %s: over %d bytes", path, K8S_MAX_TOKEN);
+        return -1;
+    }
+    while (n > 0 && isspace((unsigned char) buf[n - 1]))
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char) buf[i])) {
+            (void) snprintf(why, whylen, "token %s: not a bearer token", path);
+            return -1;
+        }
+    if (n == 0) {
+        (void) snprintf(why, whylen, "token %s: empty", path);
+        return -1;
+    }
+    strbuf_adds(out, "Authorization: Bearer ");
+    strbuf_add(out, buf, n);
+    strbuf_adds(out, "\r\n");
+    return 0;
+}
+
+/* ---- TLS ------------------------------------------------------------------------------ */
+
+/* The first queued OpenSSL error, or <fallback>. */
+static const char *
+tls_error(char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+
+    if (e == 0)
+        return fallback;
+    ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+/* A TLS session on the watch's (connecting) socket, checking the API server's name: its
+ * IP address when the host is one (in-cluster: KUBERNETES_SERVICE_HOST), else its DNS
+ * name (also sent as SNI). Returns 0, or -1 with the watch failed. */
+static int
+tls_start(struct k8s_watch *w)
+{
+    struct k8s_api *a = w->api;
+    X509_VERIFY_PARAM *vp;
+    unsigned char ipbuf[16];
+    bool is_ip =
+        inet_pton(AF_INET, a->host, ipbuf) == 1 || inet_pton(AF_INET6, a->host, ipbuf) == 1;
+    char ebuf[256];
+
+    w->ssl = SSL_new(a->tls);
+    if (w->ssl == NULL || SSL_set_fd(w->ssl, w->fd) != 1) {
+        watch_fail(w, w->phase == PHASE_LIST, "TLS: %s",
+                   tls_error(ebuf, sizeof(ebuf), "no session"));
+        return -1;
+    }
+    vp = SSL_get0_param(w->ssl);
+    if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, a->host) != 1
+              : (X509_VERIFY_PARAM_set1_host(vp, a->host, 0) != 1 ||
+                 SSL_set_tlsext_host_name(w->ssl, a->host) != 1)) {
+        watch_fail(w, w->phase == PHASE_LIST, "TLS: cannot check the name %s", a->host);
+        return -1;
+    }
+    SSL_set_connect_state(w->ssl);
+    w->handshake = true;
+    return 0;
+}
+
+/* Drives SSL_connect. Returns 1 when done, 0 to wait for <fd> (events set), -1 failed. */
+static int
+tls_handshake(struct k8s_watch *w)
+{
+    struct k8s_api *a = w->api;
+    int r = SSL_do_handshake(w->ssl), e;
+    char ebuf[256];
+
+    if (r == 1) {
+        w->handshake = false;
+        return 1;
+    }
+    e = SSL_get_error(w->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        ev_io_stop(a->loop, &w->io);
+        ev_io_set(&w->io, w->fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
+        ev_io_start(a->loop, &w->io);
+        return 0;
+    }
+    if (e == SSL_ERROR_SYSCALL) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+
+        if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr != 0) {
+            ERR_clear_error();
+            watch_fail(w, w->phase == PHASE_LIST, "connect to %s:%u: %s", a->host, a->port,
+                       strerror(soerr));
+            return -1;
+        }
+    }
+    if (SSL_get_verify_result(w->ssl) != X509_V_OK)
+        watch_fail(w, w->phase == PHASE_LIST, "TLS to %s:%u: the server's certificate: %s", a->host,
+                   a->port, X509_verify_cert_error_string(SSL_get_verify_result(w->ssl)));
+    else
+        watch_fail(w, w->phase == PHASE_LIST, "TLS to %s:%u: %s", a->host, a->port,
+                   tls_error(ebuf, sizeof(ebuf),
+                             e == SSL_ERROR_SYSCALL ? "connection lost" : "handshake failed"));
+    return -1;
+}
+
+/* read(2) or SSL_read: bytes, 0 at the end, -1 with errno (EAGAIN: wait). */
+static ssize_t
+conn_read(struct k8s_watch *w, void *buf, size_t len)
+{
+    int r, e;
+
+    if (w->ssl == NULL)
+        return read(w->fd, buf, len);
+    r = SSL_read(w->ssl, buf, (int) MESH_MIN(len, (size_t) INT32_MAX));
+    if (r > 0)
+        return r;
+    e = SSL_get_error(w->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_SYSCALL && r == 0 && ERR_peek_error() == 0)
+        return 0; /* the server closed without close_notify: an end, as with plain HTTP */
+    ERR_clear_error();
+    errno = e == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+    return -1;
+}
+
+/* send(2) or SSL_write: bytes, -1 with errno (EAGAIN: wait). */
+static ssize_t
+conn_write(struct k8s_watch *w, const void *buf, size_t len)
+{
+    int r, e;
+
+    if (w->ssl == NULL)
+        return send(w->fd, buf, len, MSG_NOSIGNAL);
+    r = SSL_write(w->ssl, buf, (int) MESH_MIN(len, (size_t) INT32_MAX));
+    if (r > 0)
+        return r;
+    e = SSL_get_error(w->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    ERR_clear_error();
+    errno = e == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
+    return -1;
 }
 
 static void
@@ -577,6 +756,17 @@ watch_send(struct k8s_watch *w, bool stream)
     w->opened_at = ev_now(a->loop);
     w->got_event = false;
     build_request(w, stream);
+    if (a->token_path != NULL) {
+        char why[300];
+
+        if (read_token(a->token_path, &w->out, why, sizeof(why)) != 0) {
+            watch_fail(w, !stream, "%s", why);
+            return;
+        }
+    }
+    strbuf_adds(&w->out, "\r\n");
+    if (a->tls != NULL && tls_start(w) != 0)
+        return;
     ev_io_init(&w->io, watch_on_io, fd, EV_WRITE);
     ev_io_start(a->loop, &w->io);
     if (stream)
@@ -896,7 +1086,7 @@ watch_on_readable(struct k8s_watch *w)
             w->in_cap = w->in_len + K8S_READ_CHUNK;
             w->in = xrealloc(w->in, w->in_cap);
         }
-        n = read(w->fd, w->in + w->in_len, w->in_cap - w->in_len);
+        n = conn_read(w, w->in + w->in_len, w->in_cap - w->in_len);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -939,7 +1129,7 @@ static void
 watch_on_writable(struct k8s_watch *w)
 {
     while (w->out_off < w->out.len) {
-        ssize_t n = send(w->fd, w->out.s + w->out_off, w->out.len - w->out_off, MSG_NOSIGNAL);
+        ssize_t n = conn_write(w, w->out.s + w->out_off, w->out.len - w->out_off);
 
         if (n == -1 && errno == EINTR)
             continue;
@@ -965,6 +1155,17 @@ watch_on_io(struct ev_loop *loop, ev_io *io, int revents)
     struct k8s_watch *w = container_of(io, struct k8s_watch, io);
 
     (void) loop;
+    if (w->handshake) {
+        int r = tls_handshake(w);
+
+        if (r == 1) { /* now send the request */
+            ev_io_stop(w->api->loop, &w->io);
+            ev_io_set(&w->io, w->fd, EV_WRITE);
+            ev_io_start(w->api->loop, &w->io);
+        }
+        notify_change(w);
+        return;
+    }
     if (revents & EV_WRITE)
         watch_on_writable(w);
     else if (revents & EV_READ)
@@ -1229,9 +1430,39 @@ k8s_api_free(struct k8s_api *a)
     ev_ref(a->loop);
     ev_async_stop(a->loop, &a->resolved);
     ev_timer_stop(a->loop, &a->resolve_retry);
+    if (a->tls != NULL)
+        SSL_CTX_free(a->tls);
+    free(a->token_path);
     free(a->host);
     free(a);
     return NULL;
+}
+
+int
+k8s_api_set_tls(struct k8s_api *a, const struct k8s_tls *tls, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    char ebuf[256];
+
+    if (ctx == NULL) {
+        (void) snprintf(err, errlen, "TLS: %s", tls_error(ebuf, sizeof(ebuf), "no context"));
+        return -ENOMEM;
+    }
+    (void) SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(ctx, tls->ca_path, NULL) != 1) {
+        (void) snprintf(err, errlen, "caCertPath %s: %s", tls->ca_path,
+                        tls_error(ebuf, sizeof(ebuf), "cannot load"));
+        SSL_CTX_free(ctx);
+        return -EINVAL;
+    }
+    if (a->tls != NULL)
+        SSL_CTX_free(a->tls);
+    a->tls = ctx;
+    free(a->token_path);
+    a->token_path =
+        tls->token_path != NULL && tls->token_path[0] != '\0' ? xstrdup(tls->token_path) : NULL;
+    return 0;
 }
 
 void

@@ -76,9 +76,20 @@ int k8s_list_parse(const char *body, size_t len, struct json_object **ret_obj, c
 
 /* ---- API client and watches --------------------------------------------------------- */
 
-/* A client for the API at <host>:<port> (plain HTTP: a kubectl proxy sidecar). <loop> is
+/* A client for the API at <host>:<port> (plain HTTP: a kubectl proxy sidecar, unless
+ * k8s_api_set_tls() says otherwise). <loop> is
  * borrowed. Never NULL (allocation failures abort, as config code may). */
 struct k8s_api *k8s_api_new(struct ev_loop *loop, const char *host, uint16_t port);
+/* HTTPS to the API server, as a pod reaches it in-cluster: the server's certificate must
+ * chain to <ca_path> (PEM) and name the host <a> was made with (an IP address or a DNS
+ * name); <token_path> (may be NULL) is a bearer token file, read again for every request
+ * because the kubelet rotates it. 0, or -errno with a one-line reason in <err> (the CA
+ * file cannot be read or parsed). Call before the first watch. */
+struct k8s_tls {
+    const char *ca_path;
+    const char *token_path;
+};
+int k8s_api_set_tls(struct k8s_api *a, const struct k8s_tls *tls, char *err, size_t errlen);
 /* Stops every watch and frees them (references held elsewhere become dangling: drop them
  * first). NULL is a no-op; returns NULL. */
 struct k8s_api *k8s_api_free(struct k8s_api *a);

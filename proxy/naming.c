@@ -162,10 +162,21 @@ struct fs_watch {
 /* One Kubernetes API (host:port), shared by the namers and transformers that name it. */
 struct k8s_api_ref {
     struct k8s_api_ref *next;
-    char *host;
-    uint16_t port;
+    char *key; /* host, port and TLS settings: one client per distinct API */
     struct k8s_api *api;
 };
+
+/* Where and how to reach a Kubernetes API (docs/naming.md, "io.l5d.k8s"). */
+struct api_opts {
+    char host[256];
+    uint16_t port;
+    bool tls;
+    char ca[512], token[512]; /* TLS: CA bundle, bearer token file ("" none) */
+};
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+typedef const char *param_fn(const void *src, const char *key);
 
 struct k8s_namer {
     char **pfx; /* decoded prefix segments after "#" */
@@ -907,8 +918,7 @@ fs_parse_add(const struct naming_fs_line *l, void *arg)
 /* Parses a file's <len> bytes of <text> into *ret_addrs, or returns the failure text
  * (malloc'd). */
 static char *
-fs_parse(struct naming *n, const char *text, size_t len, struct fs_addr **ret_addrs,
-         size_t *ret_n)
+fs_parse(struct naming *n, const char *text, size_t len, struct fs_addr **ret_addrs, size_t *ret_n)
 {
     struct fs_parse_ctx c = {.n = n};
     char *why = naming_fs_parse(text, len, fs_parse_add, &c);
@@ -1593,21 +1603,111 @@ bind_rinet(struct naming *n, const char *path, const struct path_seg *v, size_t 
 /* ---- io.l5d.k8s -------------------------------------------------------------------- */
 
 static struct k8s_api *
-api_get(struct naming *n, const char *host, uint16_t port)
+api_get(struct naming *n, const struct api_opts *o, char *err, size_t errlen)
 {
     struct k8s_api_ref *r;
+    struct strbuf key = STRBUF_INIT;
 
+    strbuf_addf(&key, "%s|%u|%d|%s|%s", o->host, o->port, o->tls, o->ca, o->token);
     for (r = n->apis; r != NULL; r = r->next)
-        if (r->port == port && strcmp(r->host, host) == 0)
+        if (strcmp(r->key, strbuf_str(&key)) == 0) {
+            strbuf_fini(&key);
             return r->api;
+        }
     r = xcalloc(1, sizeof(*r));
-    r->host = xstrdup(host);
-    r->port = port;
-    r->api = k8s_api_new(n->loop, host, port);
-    k8s_api_set_on_change(r->api, naming_on_k8s, n);
+    r->key = strbuf_steal(&key);
+    r->api = k8s_api_new(n->loop, o->host, o->port);
     r->next = n->apis;
     n->apis = r;
+    if (o->tls) {
+        struct k8s_tls t = {.ca_path = o->ca, .token_path = o->token};
+
+        if (k8s_api_set_tls(r->api, &t, err, errlen) != 0)
+            return NULL;
+    }
+    k8s_api_set_on_change(r->api, naming_on_k8s, n);
     return r->api;
+}
+
+static bool
+opt_true(const char *v, bool *ret)
+{
+    if (v == NULL)
+        return true;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+        *ret = v[0] == 't';
+        return true;
+    }
+    return false;
+}
+
+/* The API settings of a namer (keys host, port, inCluster, tls, caCertPath, tokenPath) or a
+ * transformer (the same keys prefixed "k8s": k8sHost, k8sInCluster, ...). Defaults as
+ * Linkerd: a kubectl proxy at localhost:8001 over plain HTTP. inCluster: the API server
+ * of $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT over HTTPS with the pod's service
+ * account (CA and token at their standard paths). */
+static int
+api_opts_parse(const char *who, param_fn *get, const void *src, bool prefixed, struct api_opts *o,
+               char *err, size_t errlen)
+{
+    const char *k_host = prefixed ? "k8sHost" : "host", *k_port = prefixed ? "k8sPort" : "port";
+    const char *k_in = prefixed ? "k8sInCluster" : "inCluster",
+               *k_tls = prefixed ? "k8sTls" : "tls";
+    const char *k_ca = prefixed ? "k8sCaCertPath" : "caCertPath";
+    const char *k_tok = prefixed ? "k8sTokenPath" : "tokenPath";
+    const char *host = get(src, k_host), *port = get(src, k_port), *ca = get(src, k_ca);
+    const char *tok = get(src, k_tok);
+    bool in_cluster = false;
+
+    memset(o, 0, sizeof(*o));
+    o->port = 8001;
+    if (!opt_true(get(src, k_in), &in_cluster) || !opt_true(get(src, k_tls), &o->tls)) {
+        say(err, errlen, "%s: %s and %s: expected true or false", who, k_in, k_tls);
+        return -EINVAL;
+    }
+    if (in_cluster) {
+        const char *eh = getenv("KUBERNETES_SERVICE_HOST"), *ep = getenv("KUBERNETES_SERVICE_PORT");
+
+        o->tls = true;
+        o->port = 443;
+        if (host == NULL && (eh == NULL || eh[0] == '\0')) {
+            say(err, errlen,
+                "%s: %s: KUBERNETES_SERVICE_HOST is not set (not in a pod?) and no "
+                "%s is given",
+                who, k_in, k_host);
+            return -EINVAL;
+        }
+        if (host == NULL)
+            host = eh;
+        if (port == NULL && ep != NULL && ep[0] != '\0' && !parse_port(ep, &o->port)) {
+            say(err, errlen, "%s: KUBERNETES_SERVICE_PORT \"%s\" is not a port", who, ep);
+            return -EINVAL;
+        }
+        if (tok == NULL)
+            tok = SA_DIR "/token";
+    }
+    if (host != NULL && (host[0] == '\0' || strlen(host) >= sizeof(o->host))) {
+        say(err, errlen, "%s: %s: empty or too long", who, k_host);
+        return -EINVAL;
+    }
+    snprintf(o->host, sizeof(o->host), "%s", host != NULL ? host : "localhost");
+    if (port != NULL && !parse_port(port, &o->port)) {
+        say(err, errlen, "%s: %s: expected 1..65535, not \"%s\"", who, k_port, port);
+        return -EINVAL;
+    }
+    if ((ca != NULL && strlen(ca) >= sizeof(o->ca)) ||
+        (tok != NULL && strlen(tok) >= sizeof(o->token))) {
+        say(err, errlen, "%s: %s or %s: path too long", who, k_ca, k_tok);
+        return -EINVAL;
+    }
+    if (o->tls) {
+        snprintf(o->ca, sizeof(o->ca), "%s", ca != NULL ? ca : SA_DIR "/ca.crt");
+        snprintf(o->token, sizeof(o->token), "%s", tok != NULL ? tok : "");
+    } else if (ca != NULL || tok != NULL) {
+        say(err, errlen, "%s: %s and %s need %s: true or %s: true", who, k_ca, k_tok, k_tls, k_in);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* Recomputes <ke> from its watches. True when what a bind sees changed. */
@@ -2051,6 +2151,12 @@ add_pfx(struct strbuf *sb, const char *prefix)
     strbuf_adds(sb, prefix);
 }
 
+static const char *
+xf_param(const void *src, const char *key)
+{
+    return kv_get(src, key);
+}
+
 static int
 xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, char *err,
         size_t errlen)
@@ -2077,9 +2183,10 @@ xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, c
         dtab_path_add_label(&id, port, strlen(port));
     } else if (strcmp(t->kind, "io.l5d.k8s.daemonset") == 0) {
         const char *ns = kv_get(t, "namespace"), *svc = kv_get(t, "service");
-        const char *port = kv_get(t, "port"), *host = kv_get(t, "k8sHost");
-        const char *port_s = kv_get(t, "k8sPort");
-        uint16_t api_port = 8001;
+        const char *port = kv_get(t, "port");
+        struct api_opts ao;
+        struct k8s_api *api;
+        char who[128];
 
         xf->kind = XF_DAEMONSET;
         if (ns == NULL || svc == NULL || port == NULL) {
@@ -2087,14 +2194,13 @@ xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, c
             strbuf_fini(&id);
             return -EINVAL;
         }
-        if (port_s != NULL && !parse_port(port_s, &api_port)) {
-            say(err, errlen, "transformer %s: k8sPort: expected 1..65535, not \"%s\"", t->kind,
-                port_s);
+        snprintf(who, sizeof(who), "transformer %s", t->kind);
+        if (api_opts_parse(who, xf_param, t, true, &ao, err, errlen) < 0 ||
+            (api = api_get(n, &ao, err, errlen)) == NULL) {
             strbuf_fini(&id);
             return -EINVAL;
         }
-        xf->ds = k8s_entry_get(n, api_get(n, host != NULL ? host : "localhost", api_port), ns, port,
-                               svc, NULL);
+        xf->ds = k8s_entry_get(n, api, ns, port, svc, NULL);
         xf->ds->pinned = true;
         dtab_path_add_label(&id, ns, strlen(ns));
         dtab_path_add_label(&id, port, strlen(port));
@@ -2914,27 +3020,31 @@ namer_param(const struct cfg_namer *c, const char *key)
     return NULL;
 }
 
-/* io.l5d.k8s: host (localhost), port (8001), labelSelector (a label key). */
+static const char *
+namer_param_fn(const void *src, const char *key)
+{
+    return namer_param(src, key);
+}
+
+/* io.l5d.k8s: host (localhost), port (8001), labelSelector (a label key), and the
+ * in-cluster keys of api_opts_parse(). */
 static int
 k8s_namer_init(struct naming *n, struct k8s_namer *kn, const struct cfg_namer *c, char *err,
                size_t errlen)
 {
-    const char *host = namer_param(c, "host"), *port_s = namer_param(c, "port");
     const char *label = namer_param(c, "labelSelector");
-    uint16_t port = 8001;
+    struct api_opts ao;
+    char who[128];
 
     if (prefix_init(c->kind, c->prefix != NULL && c->prefix[0] != '\0' ? c->prefix : c->kind,
                     &kn->pfx, &kn->n_pfx, err, errlen) < 0)
         return -EINVAL;
-    if (port_s != NULL && !parse_port(port_s, &port)) {
-        say(err, errlen, "namer %s: port: expected 1..65535, not \"%s\"", c->kind, port_s);
+    snprintf(who, sizeof(who), "namer %s", c->kind);
+    if (api_opts_parse(who, namer_param_fn, c, false, &ao, err, errlen) < 0)
         return -EINVAL;
-    }
-    if (host != NULL && host[0] == '\0') {
-        say(err, errlen, "namer %s: host is empty", c->kind);
+    kn->api = api_get(n, &ao, err, errlen);
+    if (kn->api == NULL)
         return -EINVAL;
-    }
-    kn->api = api_get(n, host != NULL ? host : "localhost", port);
     kn->label_key = label != NULL && label[0] != '\0' ? xstrdup(label) : NULL;
     return 0;
 }
@@ -3053,7 +3163,7 @@ naming_free(struct naming *n)
 
         n->apis = r->next;
         k8s_api_free(r->api);
-        free(r->host);
+        free(r->key);
         free(r);
     }
     for (i = 0; i < n->n_fs; i++) {

@@ -4,6 +4,7 @@
  * "pod", all on the same port as pods of one service are. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include "tests/lib/check_main.h"
 #include "tests/lib/harness.h"
 
-static int api_port, proxy_port, admin_port, pod_port;
+static int api_port, ctl_port, proxy_port, admin_port, pod_port; /* ctl: /control/ */
 static const char *tmpdir;
 static struct harness_meshd md;
 
@@ -64,7 +65,7 @@ k8s_ctl(const char *what, const char *json)
              "POST /control/%s HTTP/1.1\r\nHost: k8s\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
              what, strlen(json), json);
-    ck_assert_int_eq(harness_http(api_port, req, &r), 0);
+    ck_assert_int_eq(harness_http(ctl_port, req, &r), 0);
     ck_assert_int_eq(r.status, 200);
     harness_resp_fini(&r);
 }
@@ -97,7 +98,7 @@ api_stat(const char *key)
     char body[512], pat[64];
     const char *p;
 
-    ck_assert_int_eq(harness_get(api_port, "k8s", "/control/stats", body, sizeof(body)), 200);
+    ck_assert_int_eq(harness_get(ctl_port, "k8s", "/control/stats", body, sizeof(body)), 200);
     snprintf(pat, sizeof(pat), "\"%s\": ", key);
     p = strstr(body, pat);
     ck_assert_ptr_nonnull(p);
@@ -177,6 +178,7 @@ setup(void)
 {
     tmpdir = harness_tmpdir();
     api_port = harness_free_port();
+    ctl_port = api_port;
     proxy_port = harness_free_port();
     admin_port = harness_free_port();
     pod_port = harness_free_port();
@@ -437,6 +439,164 @@ START_TEST(test_naming_k8s_numeric_port_maps_through_service)
 }
 END_TEST
 
+/* ---- in-cluster: HTTPS with the service account ------------------------------------ */
+
+/* Whether the file at <path> contains <needle>. */
+static bool
+log_has(const char *path, const char *needle)
+{
+    char buf[65536];
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (f == NULL)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    (void) fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* Makes a CA and a server certificate for 127.0.0.1 (openssl CLI) in <dir>: ca.crt,
+ * srv.crt, srv.key; and a second, unrelated CA (other.crt). */
+static void
+make_certs(const char *dir)
+{
+    char cmd[4096];
+
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+             "-subj /CN=test-k8s-ca 2>/dev/null && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt "
+             "-days 2 -subj /CN=other-ca 2>/dev/null && "
+             "openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr "
+             "-subj /CN=kubernetes 2>/dev/null && "
+             "printf 'subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\n' > ext && "
+             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out srv.crt -days 2 -extfile ext 2>/dev/null",
+             dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make the test certificates");
+}
+
+static void
+start_api_tls(const char *token)
+{
+    char portstr[16], cportstr[16], logp[600], cert[600], key[600];
+    const char *script = getenv("FAKE_K8S");
+    char *argv[] = {(char *) (script ? script : "tests/tools/fake_k8s.py"),
+                    "--port", portstr, "--control-port", cportstr, "--tls-cert", cert,
+                    "--tls-key", key, "--token", (char *) token, NULL};
+
+    api_port = harness_free_port(); /* beside the fixture's plain fake API */
+    ctl_port = harness_free_port();
+    snprintf(portstr, sizeof(portstr), "%d", api_port);
+    snprintf(cportstr, sizeof(cportstr), "%d", ctl_port);
+    snprintf(cert, sizeof(cert), "%s/srv.crt", tmpdir);
+    snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
+    snprintf(logp, sizeof(logp), "%s/fake_k8s_tls.log", tmpdir);
+    (void) harness_spawn(argv, logp);
+    ck_assert_int_eq(harness_wait_port(ctl_port, 10000), 0);
+}
+
+static void
+start_meshd_in_cluster(const char *ca)
+{
+    char yaml[2048], env_port[16];
+
+    snprintf(env_port, sizeof(env_port), "%d", api_port);
+    setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1); /* inherited by meshd */
+    setenv("KUBERNETES_SERVICE_PORT", env_port, 1);
+    snprintf(yaml, sizeof(yaml),
+             "admin: {ip: 127.0.0.1, port: %d}\n"
+             "namers:\n"
+             "- kind: io.l5d.k8s\n"
+             "  inCluster: true\n"
+             "  caCertPath: %s/%s\n"
+             "  tokenPath: %s/token\n"
+             "routers:\n"
+             "- protocol: http\n"
+             "  label: out\n"
+             "  dtab: /svc => /#/io.l5d.k8s/default/http;\n"
+             "  bindingTimeoutMs: 1000\n"
+             "  servers:\n"
+             "  - {ip: 127.0.0.1, port: %d}\n"
+             "meshd: {workers: 1, drainTimeoutMs: 2000, logLevel: info}\n",
+             admin_port, tmpdir, ca, tmpdir, proxy_port);
+    ck_assert_msg(harness_meshd_start(&md, yaml, admin_port) == 0, "meshd did not start");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    ck_assert_int_eq(harness_wait_port(proxy_port, 5000), 0);
+}
+
+/* The namer reaches the API server over HTTPS with the service account's CA and token,
+ * follows a scale-up there, and picks up a rotated token. */
+START_TEST(test_naming_k8s_in_cluster_https)
+{
+    char tok[600];
+
+    make_certs(tmpdir);
+    snprintf(tok, sizeof(tok), "%s/token", tmpdir);
+    harness_write_file(tok, "s3cret-token\n");
+    start_api_tls("s3cret-token");
+    set_pods("a");
+    start_meshd_in_cluster("ca.crt");
+    (void) wait_for("a", 5000);
+    set_pods("ab");
+    (void) wait_for("ab", 2500);
+    ck_assert_int_eq(api_stat("unauthorized"), 0);
+    ck_assert_int_ge(api_stat("watches"), 1);
+}
+END_TEST
+
+/* A certificate the configured CA did not sign is refused, with the reason in the log and
+ * the name unresolved (503), never served from an unverified API. */
+START_TEST(test_naming_k8s_in_cluster_wrong_ca_refused)
+{
+    char tok[600], body[512];
+    int st = 0;
+
+    make_certs(tmpdir);
+    snprintf(tok, sizeof(tok), "%s/token", tmpdir);
+    harness_write_file(tok, "s3cret-token\n");
+    start_api_tls("s3cret-token");
+    set_pods("a");
+    start_meshd_in_cluster("other.crt");
+    /* the first request for the name starts its watch */
+    st = harness_get(proxy_port, "web", "/", body, sizeof(body));
+    ck_assert_msg(st == 503 || st == 504, "status %d: %s", st, body);
+    for (int i = 0; i < 50 && !log_has(md.log_path, "certificate"); i++)
+        usleep(50000);
+    ck_assert_msg(log_has(md.log_path, "the server's certificate: unable to get local issuer"),
+                  "no certificate failure in meshd's log");
+    ck_assert_int_eq(api_stat("lists"), 0);
+}
+END_TEST
+
+/* A token the API server does not accept: 401, and the log says so. */
+START_TEST(test_naming_k8s_in_cluster_bad_token)
+{
+    char tok[600];
+
+    make_certs(tmpdir);
+    snprintf(tok, sizeof(tok), "%s/token", tmpdir);
+    harness_write_file(tok, "wrong-token\n");
+    start_api_tls("s3cret-token");
+    set_pods("a");
+    start_meshd_in_cluster("ca.crt");
+    (void) harness_get(proxy_port, "web", "/", NULL, 0); /* starts the watch: 503 */
+    for (int i = 0; i < 50 && api_stat("unauthorized") == 0; i++)
+        usleep(50000);
+    ck_assert_int_ge(api_stat("unauthorized"), 1);
+    for (int i = 0; i < 50 && !log_has(md.log_path, "HTTP 401"); i++)
+        usleep(50000);
+    ck_assert_msg(log_has(md.log_path, "HTTP 401"), "no 401 in meshd's log");
+    /* the kubelet rotates the token: the next request reads the new file */
+    harness_write_file(tok, "s3cret-token\n");
+    (void) wait_for("a", 15000);
+}
+END_TEST
+
 static Suite *
 naming_suite(void)
 {
@@ -453,6 +613,9 @@ naming_suite(void)
     tcase_add_test(tc, test_naming_k8s_api_away_serves_last_endpoints);
     tcase_add_test(tc, test_naming_k8s_numeric_port_maps_through_service);
     tcase_add_test(tc, test_naming_delegator_union_and_alt);
+    tcase_add_test(tc, test_naming_k8s_in_cluster_https);
+    tcase_add_test(tc, test_naming_k8s_in_cluster_wrong_ca_refused);
+    tcase_add_test(tc, test_naming_k8s_in_cluster_bad_token);
     suite_add_tcase(s, tc);
     return s;
 }

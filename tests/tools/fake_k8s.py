@@ -26,6 +26,11 @@ The tests drive it with POST /control/... (JSON bodies):
   down      {down: true|false}     API requests get their connection closed at once
   stats     (GET)                  {"lists": n, "watches": n, "gone": n, "open": n}
 It prints "listening on 127.0.0.1:PORT" once ready.
+
+In-cluster mode (HTTPS, as the API server a pod reaches):
+    fake_k8s.py --port PORT --tls-cert CERT --tls-key KEY --token TOKEN --control-port CPORT
+serves the API over TLS on PORT, answering 401 (a Status) unless the request carries
+"Authorization: Bearer TOKEN", and the same API and /control/ over plain HTTP on CPORT.
 """
 import argparse
 import json
@@ -46,7 +51,7 @@ STATE = {
     "down": False,
     "errors": [],  # (seq, event) ERROR events for open streams
     "error_seq": 0,
-    "stats": {"lists": 0, "watches": 0, "gone": 0, "open": 0},
+    "stats": {"lists": 0, "watches": 0, "gone": 0, "open": 0, "unauthorized": 0},
 }
 KINDS = {"endpoints": "Endpoints", "services": "Service"}
 
@@ -151,6 +156,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- API ----------------------------------------------------------------------
     def do_GET(self):
+        want = getattr(self.server, "token", None)
+        if want is not None and self.headers.get("Authorization") != "Bearer " + want:
+            with LOCK:
+                STATE["stats"]["unauthorized"] = STATE["stats"].get("unauthorized", 0) + 1
+            self.send_json(401, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                 "message": "Unauthorized", "reason": "Unauthorized",
+                                 "code": 401})
+            return
         url = urlsplit(self.path)
         if url.path == "/control/stats":
             with LOCK:
@@ -261,9 +274,21 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--token")
+    ap.add_argument("--control-port", type=int)
     args = ap.parse_args()
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.token = args.token
+        ctl = ThreadingHTTPServer(("127.0.0.1", args.control_port), Handler)
+        threading.Thread(target=ctl.serve_forever, daemon=True).start()
     print("listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 

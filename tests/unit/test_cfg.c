@@ -982,7 +982,7 @@ START_TEST(test_cfg_unsupported_kept_raw)
     expect_error("routers: [{protocol: http}]\n"
                  "namers: [{kind: io.l5d.k8s, hots: localhost}]\n",
                  "t.yaml:2:29: namers[0].hots: unknown key; allowed here: kind, prefix, host, "
-                 "port, labelSelector, experimental\n");
+                 "port, labelSelector, experimental, inCluster, tls, caCertPath, tokenPath\n");
 }
 END_TEST
 

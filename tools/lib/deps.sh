@@ -1,7 +1,7 @@
 # tools/lib/deps.sh - installs what the build and the tests need on Debian 12, quietly
 # and only when something is missing. Sourced by tools/test, tools/demo and bench/run.
 
-MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev check curl python3"
+MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev libssl-dev check curl python3"
 # The demo and the end-to-end test make network namespaces and a bridge (ip).
 MESH_DEMO_PKGS="iproute2"
 # Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send;
