@@ -4,6 +4,8 @@
 MESH_BUILD_PKGS="meson ninja-build pkg-config gcc libev-dev libnanomsg-dev libmsgpack-dev libyaml-dev libjson-c-dev zlib1g-dev libssl-dev check curl python3"
 # The demo and the end-to-end test make network namespaces and a bridge (ip).
 MESH_DEMO_PKGS="iproute2"
+# tools/soak draws its plot with matplotlib.
+MESH_SOAK_PKGS="python3-matplotlib"
 # Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send;
 # headless Chromium, its WebDriver and Selenium for the dashboard's browser test;
 # libhttp-parser for the differential HTTP/1 check (tests/fuzz/fuzz_http1_diff.c).
