@@ -1,7 +1,7 @@
 /* tools/testsrv.c - mesh-testsrv, a small HTTP/1.1 server with misbehaviours on demand:
  * the fake upstream of the integration tests and the demo's backend.
  *
- *   mesh-testsrv [--name NAME] [--ip IP] PORT
+ *   mesh-testsrv [--name NAME] [--ip IP] [--text TEXT] PORT
  *
  * One thread per connection, blocking I/O, keep-alive. What it answers depends on the
  * request path (the query holds the parameters):
@@ -19,7 +19,9 @@
  * With --call HOST --proxy IP:PORT, "/" first asks HOST through that proxy (forwarding the
  * l5d-ctx-* headers it got, as apps in a mesh do) and answers "Hello (<addr>) <answer>!",
  * like the Linkerd walkthrough's hello service calling world. Without --proxy it takes the
- * proxy from $http_proxy (http://HOST:PORT), as the walkthrough's apps do.
+ * proxy from $http_proxy (http://HOST:PORT), as the walkthrough's apps do. With --text TEXT
+ * (the demo's apps), "/" answers "TEXT (<ip>)!" and hello "TEXT (<ip>) <answer>", the
+ * address without the port, as the walkthrough's: "Hello (10.77.0.1) world (10.77.0.2)!".
  * The demo's options, for "/" only (so the dashboard and traces have something to show):
  *   --latency-ms MEAN[:JITTER]  wait MEAN ms (+/- up to JITTER, uniform) before answering
  *   --failure-rate R            answer 500 to that share (0..1) of requests
@@ -50,6 +52,8 @@ static const char *srv_name = "testsrv";
 static const char *call_host;  /* --call HOST: "/" asks HOST through the proxy first */
 static const char *call_proxy; /* --proxy IP:PORT: the node's meshd (the app's http_proxy) */
 static char srv_addr[80];
+static const char *srv_ip;   /* the address only, for --text */
+static const char *srv_text; /* --text TEXT: "/" answers as the walkthrough's apps */
 static char proxy_from_env[280]; /* HOST:PORT taken from $http_proxy */
 static long latency_ms, latency_jitter_ms;
 static double failure_rate;
@@ -476,14 +480,21 @@ client_main(void *arg)
         }
         if (call_host && call_proxy && (strcmp(target, "/") == 0)) {
             int st = call_other(fwd, other, sizeof(other)) == 0 ? 200 : 502;
+            size_t olen = strlen(other);
 
-            /* as the Linkerd walkthrough's hello: "Hello (<ip>) world (<ip>)!" */
-            snprintf(body, sizeof(body), "Hello (%s) %s!\n", srv_addr, other);
+            /* as the Linkerd walkthrough's hello: "Hello (<ip>) world (<ip>)!"; world's
+             * answer is kept as it came, one "!" ends the whole */
+            snprintf(body, sizeof(body), "%s (%s) %s%s\n", srv_text ? srv_text : "Hello",
+                     srv_text ? srv_ip : srv_addr, other,
+                     olen && other[olen - 1] == '!' ? "" : "!");
             if (respond(c->fd, st, NULL, body, strlen(body), close_it) != 0 || close_it)
                 break;
             continue;
         }
-        snprintf(body, sizeof(body), "%s (%s)\n", srv_name, srv_addr);
+        if (srv_text && strcmp(target, "/") == 0)
+            snprintf(body, sizeof(body), "%s (%s)!\n", srv_text, srv_ip); /* "world (<ip>)!" */
+        else
+            snprintf(body, sizeof(body), "%s (%s)\n", srv_name, srv_addr);
         if (respond(c->fd, 200, NULL, body, strlen(body), close_it) != 0 || close_it)
             break;
     }
@@ -494,14 +505,15 @@ out:
 }
 
 static const char usage[] =
-    "usage: mesh-testsrv [--name NAME] [--ip IP] [--call HOST [--proxy IP:PORT]]\n"
+    "usage: mesh-testsrv [--name NAME] [--ip IP] [--text TEXT] [--call HOST [--proxy IP:PORT]]\n"
     "                    [--latency-ms MEAN[:JITTER]] [--failure-rate R] PORT\n"
-    "An HTTP/1.1 test server; the demo's apps (tools/demo, docs/demo.md):\n"
-    "  world: --name world --ip IP PORT          answers \"world (IP:PORT)\"\n"
-    "  hello: --name hello --ip IP --call world PORT\n"
+    "An HTTP/1.1 test server; \"/\" answers \"NAME (IP:PORT)\". The demo's apps (tools/demo,\n"
+    "docs/demo.md) answer as the Linkerd walkthrough's, with --text (the address only):\n"
+    "  world: --name world --text world --ip IP PORT   answers \"world (IP)!\"\n"
+    "  hello: --name hello --text Hello --ip IP --call world PORT\n"
     "         asks world through $http_proxy (or --proxy), forwarding l5d-ctx-* and B3\n"
-    "         headers, and answers \"Hello (IP:PORT) world (IP:PORT)!\"; when world fails,\n"
-    "         502 \"Hello (IP:PORT) world answered 500 through PROXY!\"\n"
+    "         headers, and answers \"Hello (IP) world (IP)!\"; when world fails,\n"
+    "         502 \"Hello (IP) world answered 500 through PROXY!\"\n"
     "  --latency-ms MEAN[:JITTER]  wait MEAN ms +/- JITTER (uniform) before answering /\n"
     "  --failure-rate R            answer 500 to that share (0..1) of requests to /\n"
     "PORT 0 picks a free port; other paths: see the head of tools/testsrv.c\n";
@@ -521,6 +533,8 @@ main(int argc, char **argv)
             call_proxy = argv[++i];
         else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc)
             ip = argv[++i];
+        else if (strcmp(argv[i], "--text") == 0 && i + 1 < argc)
+            srv_text = argv[++i];
         else if (strcmp(argv[i], "--latency-ms") == 0 && i + 1 < argc) {
             char *end;
 
@@ -566,6 +580,7 @@ main(int argc, char **argv)
         return 1;
     }
     snprintf(srv_addr, sizeof(srv_addr), "%s:%d", ip, net_local_port(fd));
+    srv_ip = ip;
     printf("listening on %s\n", srv_addr);
     fflush(stdout);
     for (;;) {

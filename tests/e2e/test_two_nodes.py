@@ -4,7 +4,7 @@ tools/lib/twonode.py (network namespaces as root, loopback addresses otherwise) 
 node 1's meshagent shipping to a Zipkin HTTP collector and node 2's to a Scribe collector
 (Apache Thrift's own server), both keeping their local store too. One walkthrough request
 (http_proxy=node1:4140 curl http://hello) must give:
-  - the answer "Hello (<node 1>:7777) world (<node 2>:7778)!";
+  - the answer "Hello (<node 1>) world (<node 2>)!";
   - one trace of 8 spans across the two agents' stores: server and client alternating in
     one parent chain, server spans named by the routers (0.0.0.0/4140 and 0.0.0.0/4141 in
     namespaces), client spans by the destination, the documented tags;
@@ -88,8 +88,8 @@ def main():
                 f.write("%s %d\n" % (m.ip[node], port))
         m.spawn(2, "world2", [srv, "--name", "world2", "--ip", m.ip[2], "--failure-rate", "1",
                               "7780"])
-        m.spawn(1, "hello2", [srv, "--name", "hello2", "--ip", m.ip[1], "--call", "world2",
-                              "7779"], env={"http_proxy": m.proxy_url(1)})
+        m.spawn(1, "hello2", [srv, "--name", "hello2", "--text", "Hello", "--ip", m.ip[1],
+                              "--call", "world2", "7779"], env={"http_proxy": m.proxy_url(1)})
 
     def collectors(m):
         # each collector on its node's own loopback (a namespace's own in netns mode)
@@ -102,7 +102,7 @@ def main():
     try:
         mesh.start(before_nodes=collectors)
         status, body = mesh.get("hello")
-        want = "Hello (%s:7777) world (%s:7778)!" % (mesh.ip[1], mesh.ip[2])
+        want = "Hello (%s) world (%s)!" % (mesh.ip[1], mesh.ip[2])
         check(status == 200 and body.strip() == want, "answer %r == %r" % (body.strip(), want))
 
         # the trace, from both agents' local stores
@@ -191,7 +191,7 @@ def main():
         ftid, fsid = "%032x" % (int(time.time() * 1e6) | 1 << 120), "%016x" % (os.getpid() + 1)
         status, body = mesh.get("hello2", headers={"X-B3-TraceId": ftid, "X-B3-SpanId": fsid,
                                                    "X-B3-Sampled": "1"})
-        want = "Hello (%s:7779) world2 answered 500 through %s:4140!" % (mesh.ip[1], mesh.ip[1])
+        want = "Hello (%s) world2 answered 500 through %s:4140!" % (mesh.ip[1], mesh.ip[1])
         check(status == 502 and body.strip() == want,
               "failing world: %d %r == 502 %r" % (status, body.strip(), want))
         fspans = []

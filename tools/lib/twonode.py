@@ -187,10 +187,11 @@ meshagent: {agent_yaml}
             self.spawn(node, "meshagent%d" % node, [self.build + "/agent/meshagent", path])
             self.spawn(node, "meshd%d" % node, [self.build + "/proxy/meshd", path])
         srv = self.build + "/tools/mesh-testsrv"
-        self.spawn(1, "hello", [srv, "--name", "hello", "--ip", self.ip[1], "--call", "world"] +
+        self.spawn(1, "hello", [srv, "--name", "hello", "--text", "Hello", "--ip", self.ip[1],
+                                "--call", "world"] +
                    app_args.get("hello", []) + [str(PORTS["hello"])],
                    env={"http_proxy": "http://%s:%d" % (self.ip[1], PORTS["outgoing"])})
-        self.spawn(2, "world", [srv, "--name", "world", "--ip", self.ip[2]] +
+        self.spawn(2, "world", [srv, "--name", "world", "--text", "world", "--ip", self.ip[2]] +
                    app_args.get("world", []) + [str(PORTS["world"])])
         for node in (1, 2):
             for port in (PORTS["admin"], PORTS["agent"]):
