@@ -8,6 +8,7 @@ nodes' agents) and some metrics; leaves it running or stops it (--once).
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,12 +73,26 @@ def start(args):
     print("== starting a two-node mesh (%s): node 1 %s (hello), node 2 %s (world)" %
           ("network namespaces" if mesh.mode == "netns" else "loopback addresses",
            mesh.ip[1], mesh.ip[2]))
+    # a half-started mesh goes whatever happens (^C, SIGTERM, an error); with --once, the
+    # whole mesh does (a closed pipe too)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit("tools/demo: terminated"))
     try:
         mesh.start()
-    except Exception as e:
+    except BaseException as e:
         twonode.stop(run)
-        sys.exit("the mesh did not start: %s" % e)
+        sys.exit("the mesh did not start: %s" % (e if str(e) else type(e).__name__))
     mesh.env_file()
+    try:
+        show(mesh, args)
+    finally:
+        if args.once:
+            twonode.stop(run)
+
+
+def show(mesh, args):
+    """Sends the walkthrough's request and prints the answer, the trace, some metrics and
+    what is left running."""
+    run = mesh.run
     proxy = mesh.proxy_url(1)
     print()
     print("== http_proxy=%s curl http://hello" % proxy)
@@ -114,7 +129,6 @@ def start(args):
     print()
     if args.once:
         print("demo done (--once): stopping")
-        twonode.stop(run)
         return
     print("The mesh keeps running:")
     print("  http_proxy=%s curl http://hello" % proxy)

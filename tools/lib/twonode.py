@@ -276,7 +276,16 @@ meshagent: {agent_yaml}
 
 def stop(run, timeout=10.0):
     """Ends what the mesh in <run> started: processes (SIGTERM, then SIGKILL), namespaces,
-    links. Safe to call twice, or when nothing was started."""
+    links. Safe to call twice, or when nothing was started. SIGTERM and SIGINT wait until
+    it is done (a second ^C or a timeout's SIGTERM would leave the namespaces behind)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        _stop(run, timeout)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop(run, timeout):
     path = os.path.join(run, "state.json")
     try:
         with open(path) as f:
