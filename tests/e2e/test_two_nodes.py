@@ -79,6 +79,9 @@ def main():
                         collectors={1: "http://127.0.0.1:%d" % http_port,
                                     2: "scribe://127.0.0.1:%d" % scribe_port})
     print("mode: %s, run dir %s" % (mesh.mode, run), flush=True)
+    if mode is None and mesh.mode == "loopback" and os.geteuid() == 0:
+        print("network namespaces cannot be made here (%s): loopback mode" % twonode.netns_why(),
+              flush=True)
 
     def failing_pair(m):
         # hello2 on node 1 calls world2 on node 2, which fails every request (--failure-rate 1)

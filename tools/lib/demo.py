@@ -57,6 +57,9 @@ def start(args):
     os.makedirs(run, exist_ok=True)
     mode = "loopback" if args.loopback else None
     mesh = twonode.Mesh(args.build, run, mode=mode)
+    if mode is None and mesh.mode == "loopback" and os.geteuid() == 0:
+        print("(network namespaces cannot be made here: %s; using loopback addresses)" %
+              twonode.netns_why())
     if mesh.mode == "netns":
         for node in (1, 2):  # left over by a run that could not clean up
             subprocess.run(["ip", "netns", "del", mesh.ns(node)], stderr=subprocess.DEVNULL)

@@ -38,9 +38,35 @@ def _sh(*args, check=True):
                           stderr=subprocess.STDOUT, text=True)
 
 
+_netns_why = None
+
+
 def netns_possible():
-    """Root, with iproute2 and a kernel that lets us make namespaces and a bridge."""
-    return os.geteuid() == 0 and shutil.which("ip") is not None
+    """Root, with iproute2 and a kernel (or container) that lets us make namespaces and a
+    bridge: tried once with a throwaway namespace and bridge. When not, netns_why() says
+    why."""
+    global _netns_why
+    if _netns_why is None:
+        if os.geteuid() != 0:
+            _netns_why = "not root"
+        elif shutil.which("ip") is None:
+            _netns_why = "no ip command (Debian: iproute2)"
+        else:
+            probe = "mshprobe%d" % (os.getpid() % 100000)
+            r = _sh("ip", "netns", "add", probe, check=False)
+            if r.returncode == 0:
+                _sh("ip", "netns", "del", probe, check=False)
+                r = _sh("ip", "link", "add", probe, "type", "bridge", check=False)
+                if r.returncode == 0:
+                    _sh("ip", "link", "del", probe, check=False)
+            _netns_why = "" if r.returncode == 0 else r.stdout.strip() or "ip failed"
+    return _netns_why == ""
+
+
+def netns_why():
+    """Why network namespaces cannot be used here ("" when they can)."""
+    netns_possible()
+    return _netns_why
 
 
 class Mesh:
