@@ -6,7 +6,8 @@ every span, one JSON object a line, to OUT_FILE.
 
     zipkin_http_sink.py IP PORT OUT_FILE
 
-Prints "ready" once listening."""
+Prints "ready" once listening. Faults for tests/faults/: POST /control?mode=ok|500|slow
+makes the next answers 202 (default), 500, or 202 after 5 s."""
 import gzip
 import json
 import sys
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 def main():
     ip, port, out_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     out = open(out_path, "a", buffering=1)
+    state = {"mode": "ok"}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -29,6 +31,9 @@ def main():
             self.wfile.write(body)
 
         def do_POST(self):
+            if self.path.startswith("/control?mode="):
+                state["mode"] = self.path.split("=", 1)[1]
+                return self.answer(200, "mode %s\n" % state["mode"])
             if self.path != "/api/v2/spans":
                 return self.answer(404, "no such path\n")
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -41,6 +46,11 @@ def main():
                     raise ValueError("not a list of spans")
             except ValueError as e:
                 return self.answer(400, "bad spans: %s\n" % e)
+            if state["mode"] == "500":
+                return self.answer(500, "injected failure\n")
+            if state["mode"] == "slow":
+                import time
+                time.sleep(5)
             for s in spans:
                 out.write(json.dumps(s) + "\n")
             self.answer(202)
