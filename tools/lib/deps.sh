@@ -9,7 +9,7 @@ MESH_SOAK_PKGS="python3-matplotlib"
 # Only the tests need these: real Zipkin decoders (JSON schema, Apache Thrift) for what we send;
 # headless Chromium, its WebDriver and Selenium for the dashboard's browser test;
 # libhttp-parser for the differential HTTP/1 check (tests/fuzz/fuzz_http1_diff.c).
-MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler chromium chromium-driver python3-selenium libhttp-parser-dev"
+MESH_TEST_PKGS="python3-jsonschema python3-yaml python3-thrift thrift-compiler chromium chromium-driver python3-selenium libhttp-parser-dev wrk"
 
 mesh_missing_pkgs() {
     local p missing=""
