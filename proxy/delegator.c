@@ -310,7 +310,11 @@ bind_node(const struct dtab_trace_ev *ev, const struct naming_leaf_info *leaf)
     case DTAB_BIND_PENDING:
         node = node_new("leaf", ev->path);
         json_object_object_add(node, "bound",
-                               bound_json(NULL, "waiting for the namer to answer", ev->path, ""));
+                               bound_json(NULL,
+                                          leaf != NULL && leaf->state != NULL && leaf->state[0]
+                                              ? leaf->state
+                                              : "waiting for the namer to answer",
+                                          ev->path, ""));
         return node;
     case DTAB_BIND_FAIL:
         node = node_new("fail", ev->path);

@@ -1870,6 +1870,7 @@ bind_k8s(struct naming *n, struct k8s_namer *kn, const char *path, const struct 
     switch (ke->state) {
     case K8S_PENDING:
         ret->kind = DTAB_BIND_PENDING;
+        ret->handle = &ke->e; /* only for the delegator: why it still waits */
         break;
     case K8S_NEG:
         break;
@@ -2840,6 +2841,15 @@ naming_on_trace(void *ctx, const struct dtab_trace_ev *ev)
     const char *cur_id;
     size_t k;
 
+    if (ev->kind == DTAB_TRACE_BIND && ev->bind->kind == DTAB_BIND_PENDING &&
+        ev->bind->handle != NULL) {
+        /* pending with a reason (a k8s API that refuses): shown by the delegator */
+        memset(&info, 0, sizeof(info));
+        entry_state(ev->bind->handle, state, sizeof(state));
+        info.state = state;
+        dc->fn(dc->ctx, ev, &info);
+        return;
+    }
     if (ev->kind != DTAB_TRACE_BIND || ev->bind->kind != DTAB_BIND_BOUND) {
         dc->fn(dc->ctx, ev, NULL);
         return;

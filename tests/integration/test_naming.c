@@ -569,6 +569,18 @@ START_TEST(test_naming_k8s_in_cluster_wrong_ca_refused)
         usleep(50000);
     ck_assert_msg(log_has(md.log_path, "the server's certificate: unable to get local issuer"),
                   "no certificate failure in meshd's log");
+    /* the delegator says why the name is still pending */
+    {
+        char tree[4096] = "";
+
+        for (int i = 0; i < 50 && strstr(tree, "k8s: TLS to 127.0.0.1") == NULL; i++) {
+            ck_assert_int_eq(harness_get(admin_port, "admin", "/delegator.json?path=/svc/web",
+                                         tree, sizeof(tree)),
+                             200);
+            usleep(50000);
+        }
+        ck_assert_msg(strstr(tree, "k8s: TLS to 127.0.0.1") != NULL, "%s", tree);
+    }
     ck_assert_int_eq(api_stat("lists"), 0);
 }
 END_TEST
