@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -546,7 +546,8 @@ START_TEST(test_meshctl_stats_names_the_unreachable_meshd)
     ck_assert_ptr_nonnull(strstr(run.out, "http://zipkin.example:9411/api/v2/spans\n"));
     ck_assert_msg(widest_line(run.out) <= 80, "%s", run.out);
     ck_assert_ptr_nonnull(strstr(run.out, "  spans: 42 received, 37 shipped, 5 dropped"));
-    ck_assert_ptr_nonnull(strstr(run.out, "  queue: 7 spans, 2048 bytes; spool: 11 spans, 4096 bytes; invalid records: 1"));
+    ck_assert_ptr_nonnull(strstr(
+        run.out, "  queue: 7 spans, 2048 bytes; spool: 11 spans, 4096 bytes; invalid records: 1"));
     ck_assert_ptr_nonnull(strstr(run.out, "  dropped: queue_full 3, unsampled 2\n"));
 }
 END_TEST
@@ -662,8 +663,7 @@ START_TEST(test_meshctl_dtab_resolve_offline)
     ck_assert_msg(out_line("by io.l5d.port", line, sizeof(line)), "%s", run.out);
     ck_assert_msg(strstr(run.out, "10.1.0.3:4141") != NULL, "%s", run.out);
     /* the earlier dentry is a fallback nobody used */
-    ck_assert_msg(out_line("neg /#/io.l5d.fs/world  (unused)", line, sizeof(line)), "%s",
-                  run.out);
+    ck_assert_msg(out_line("neg /#/io.l5d.fs/world  (unused)", line, sizeof(line)), "%s", run.out);
 
     EXPECT_EXIT(0, "dtab", "resolve", "-c", cfgp, "--router", "incoming", "--dtab",
                 "/svc/world => /$/inet/127.0.0.1/9", "--json", "/svc/world");

@@ -485,8 +485,17 @@ start_api_tls(const char *token)
     char portstr[16], cportstr[16], logp[600], cert[600], key[600];
     const char *script = getenv("FAKE_K8S");
     char *argv[] = {(char *) (script ? script : "tests/tools/fake_k8s.py"),
-                    "--port", portstr, "--control-port", cportstr, "--tls-cert", cert,
-                    "--tls-key", key, "--token", (char *) token, NULL};
+                    "--port",
+                    portstr,
+                    "--control-port",
+                    cportstr,
+                    "--tls-cert",
+                    cert,
+                    "--tls-key",
+                    key,
+                    "--token",
+                    (char *) token,
+                    NULL};
 
     api_port = harness_free_port(); /* beside the fixture's plain fake API */
     ctl_port = harness_free_port();
@@ -574,8 +583,8 @@ START_TEST(test_naming_k8s_in_cluster_wrong_ca_refused)
         char tree[4096] = "";
 
         for (int i = 0; i < 50 && strstr(tree, "k8s: TLS to 127.0.0.1") == NULL; i++) {
-            ck_assert_int_eq(harness_get(admin_port, "admin", "/delegator.json?path=/svc/web",
-                                         tree, sizeof(tree)),
+            ck_assert_int_eq(harness_get(admin_port, "admin", "/delegator.json?path=/svc/web", tree,
+                                         sizeof(tree)),
                              200);
             usleep(50000);
         }
