@@ -329,6 +329,12 @@ conn_abort(struct conn *c)
 }
 
 void
+conn_close_after(struct conn *c)
+{
+    c->close_after = true;
+}
+
+void
 conn_drain(struct conn *c)
 {
     c->close_after = true;

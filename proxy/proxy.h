@@ -229,6 +229,7 @@ struct worker {
     bool draining;
     bool accepting;
     ev_timer drain_timer;
+    ev_timer drain_idle;      /* end of the grace for idle keep-alive connections */
     ev_timer tick;            /* 100 ms housekeeping: binding deadlines */
     struct buf_pool bufs;
     uint64_t rng;             /* xorshift64* state */
@@ -290,6 +291,7 @@ void upstream_client_fini(struct client *c);
 void conn_accept(struct worker *w, struct listener *l, int fd, const struct sockaddr *sa,
                  socklen_t salen);
 void conn_drain(struct conn *c);     /* worker draining: close if idle, else close after */
+void conn_close_after(struct conn *c); /* the next response says Connection: close */
 void conn_close(struct conn *c);
 /* Closes and frees <c> now: only when no callback frame uses it (worker exit). */
 void conn_abort(struct conn *c);
