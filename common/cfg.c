@@ -2174,7 +2174,11 @@ json_trace_formats(struct strbuf *sb, unsigned mask)
 static void
 json_kv_str(struct strbuf *sb, bool first, const char *key, const char *value)
 {
-    strbuf_addf(sb, "%s\"%s\":", first ? "" : ",", key);
+    /* keys of raw sections are the user's: escaped like values */
+    if (!first)
+        strbuf_addc(sb, ',');
+    json_str(sb, key);
+    strbuf_addc(sb, ':');
     json_str(sb, value);
 }
 
