@@ -154,6 +154,19 @@ ms_from_now(uint64_t now, uint32_t ms)
     return ms ? now + (uint64_t) ms * 1000u : 0;
 }
 
+/* When an idle keep-alive connection is closed: after meshd.idleTimeoutMs, or, in a
+ * draining worker, after the shorter drain idle timeout (worker_start_drain). */
+static uint64_t
+conn_idle_deadline(const struct conn *c)
+{
+    const struct worker *w = c->worker;
+    uint32_t ms = w->cfg->meshd.idle_timeout_ms;
+
+    if (w->draining && (ms == 0 || ms > w->drain_idle_ms))
+        ms = w->drain_idle_ms;
+    return ms_from_now(clock_mono_us(), ms);
+}
+
 static void
 conn_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -238,7 +251,7 @@ conn_accept(struct worker *w, struct listener *l, int fd, const struct sockaddr 
     ev_init(&c->timer, conn_on_timer);
     stats_inc(l->connects, 1);
     stats_gauge_add(l->connections, 1);
-    conn_set_deadline(c, ms_from_now(clock_mono_us(), w->cfg->meshd.idle_timeout_ms));
+    conn_set_deadline(c, conn_idle_deadline(c));
     c->refs++;
     conn_run(c);
     c->refs--;
@@ -329,22 +342,12 @@ conn_abort(struct conn *c)
 }
 
 void
-conn_close_after(struct conn *c)
-{
-    c->close_after = true;
-}
-
-void
 conn_drain(struct conn *c)
 {
-    c->close_after = true;
-    if (c->state == CONN_IDLE && (c->in == NULL || buf_len(c->in) == 0)) {
-        c->refs++;
-        conn_close(c);
-        c->refs--;
-        if (c->refs == 0)
-            conn_destroy(c);
-    }
+    uint64_t d = conn_idle_deadline(c);
+
+    if (c->state == CONN_IDLE && (c->deadline_us == 0 || d < c->deadline_us))
+        conn_set_deadline(c, d);
 }
 
 /* ---- client I/O --------------------------------------------------------------------- */
@@ -455,7 +458,7 @@ respond_local(struct conn *c, int status, const char *reason, const char *msg)
     if (body_pending || status == 400 || status == 408 || status == 414 || status == 431 ||
         status == 505 || status == 501)
         c->close_after = true;
-    if (!c->req.keep_alive)
+    if (!c->req.keep_alive || w->draining)
         c->close_after = true;
 
     strbuf_addf(&sb, "HTTP/1.1 %d %s\r\n", status, status_reason(status));
@@ -508,7 +511,7 @@ local_done(struct conn *c)
         conn_close(c);
         return;
     }
-    conn_set_deadline(c, ms_from_now(clock_mono_us(), c->worker->cfg->meshd.idle_timeout_ms));
+    conn_set_deadline(c, conn_idle_deadline(c));
 }
 
 /* ---- request start ------------------------------------------------------------------ */
@@ -1366,7 +1369,7 @@ finish_request(struct conn *c)
         conn_close(c);
         return;
     }
-    conn_set_deadline(c, ms_from_now(clock_mono_us(), c->worker->cfg->meshd.idle_timeout_ms));
+    conn_set_deadline(c, conn_idle_deadline(c));
 }
 
 /* ---- the driver --------------------------------------------------------------------- */

@@ -229,7 +229,7 @@ struct worker {
     bool draining;
     bool accepting;
     ev_timer drain_timer;
-    ev_timer drain_idle;      /* end of the grace for idle keep-alive connections */
+    uint32_t drain_idle_ms;   /* draining: the idle timeout of keep-alive connections */
     ev_timer tick;            /* 100 ms housekeeping: binding deadlines */
     struct buf_pool bufs;
     uint64_t rng;             /* xorshift64* state */
@@ -238,6 +238,11 @@ struct worker {
     uint32_t max_headers;
     unsigned n_ep_gauges;     /* endpoints given gauges so far (WORKER_MAX_EP_GAUGES) */
 };
+
+/* A draining worker closes keep-alive connections idle this long (or half the drain
+ * deadline, if shorter): long enough for a client to finish sending the request it was
+ * sending, short enough not to hold the old generation. */
+#define WORKER_DRAIN_IDLE_MS 1000
 
 /* Endpoints a worker gives per-endpoint gauges (4 names each) over its life: the stats
  * region holds 4096 names, and endpoints that come and go (Kubernetes pods) would fill
@@ -290,8 +295,9 @@ void upstream_client_fini(struct client *c);
 /* conn.c */
 void conn_accept(struct worker *w, struct listener *l, int fd, const struct sockaddr *sa,
                  socklen_t salen);
-void conn_drain(struct conn *c);     /* worker draining: close if idle, else close after */
-void conn_close_after(struct conn *c); /* the next response says Connection: close */
+/* The worker started draining: an idle <c> gets the drain idle timeout; every response
+ * from now on says Connection: close (worker_start_drain). */
+void conn_drain(struct conn *c);
 void conn_close(struct conn *c);
 /* Closes and frees <c> now: only when no callback frame uses it (worker exit). */
 void conn_abort(struct conn *c);

@@ -25,10 +25,6 @@
 #include "proxy/proxy.h"
 #include "proxy/telemetry.h"
 
-/* How long a draining worker still serves idle keep-alive connections (see
- * worker_start_drain). */
-#define WORKER_DRAIN_IDLE_GRACE_S 1.0
-
 #define ACCEPT_BATCH 64
 
 static void worker_start_drain(struct worker *w, uint32_t deadline_ms);
@@ -170,36 +166,25 @@ worker_on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-/* The grace is over: keep-alive connections still idle are closed (a client that sent
- * meanwhile got its answer with Connection: close). */
-static void
-worker_on_drain_idle(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct worker *w = container_of(t, struct worker, drain_idle);
-    struct list *pos, *tmp;
-
-    (void) loop;
-    (void) revents;
-    list_for_each_safe(pos, tmp, &w->conns) conn_drain(list_entry(pos, struct conn, link));
-}
-
-/* Stops accepting and lets the connections finish. An idle keep-alive connection is not
- * closed at once: its client may be sending its next request right now, and a request
- * that crosses the close on the wire fails (HTTP/1.1 clients may not retry it). So for
- * WORKER_DRAIN_IDLE_GRACE_S every connection's next response says Connection: close (as
- * Envoy drains HTTP/1), then those still idle are closed; the deadline ends the rest. */
+/* Stops accepting and lets the connections finish. No connection is closed under its
+ * client: a request that crosses a close on the wire fails, and HTTP/1.1 clients may not
+ * retry it. So from now on every response says Connection: close (as Envoy drains
+ * HTTP/1) and the connection closes once it is written, and a keep-alive connection that
+ * is idle, now or after a response that already went out without that header, is closed
+ * only after the short drain idle timeout (conn_idle_timeout_ms) gave its client time to
+ * send what it was sending. The deadline ends the rest. */
 static void
 worker_start_drain(struct worker *w, uint32_t deadline_ms)
 {
     struct list *pos, *tmp;
-    double grace = MESH_MIN(WORKER_DRAIN_IDLE_GRACE_S, deadline_ms / 2000.0);
 
     if (w->draining)
         return;
     w->draining = true;
+    w->drain_idle_ms = MESH_MIN(WORKER_DRAIN_IDLE_MS, deadline_ms / 2);
     listeners_set_accepting(w, false);
     upstream_close_idle(w);
-    list_for_each_safe(pos, tmp, &w->conns) conn_close_after(list_entry(pos, struct conn, link));
+    list_for_each_safe(pos, tmp, &w->conns) conn_drain(list_entry(pos, struct conn, link));
     if (w->n_conns == 0) {
         ev_break(w->loop, EVBREAK_ALL);
         return;
@@ -207,8 +192,6 @@ worker_start_drain(struct worker *w, uint32_t deadline_ms)
     log_info("draining %u connections (deadline %u ms)", w->n_conns, deadline_ms);
     ev_timer_init(&w->drain_timer, worker_on_drain_timeout, deadline_ms / 1000.0, 0.);
     ev_timer_start(w->loop, &w->drain_timer);
-    ev_timer_init(&w->drain_idle, worker_on_drain_idle, grace, 0.);
-    ev_timer_start(w->loop, &w->drain_idle);
 }
 
 static void
@@ -363,7 +346,6 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
         ev_io_stop(w->loop, &w->listeners[i].io);
     ev_io_stop(w->loop, &w->chan_io);
     ev_timer_stop(w->loop, &w->drain_timer);
-    ev_timer_stop(w->loop, &w->drain_idle);
     for (size_t i = 0; i < w->n_routers; i++)
         router_fini(&w->routers[i]);
     free(w->routers);

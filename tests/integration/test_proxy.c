@@ -500,6 +500,40 @@ START_TEST(test_proxy_sigterm_drains_in_flight)
 }
 END_TEST
 
+/* A response whose head went out (keep-alive) before a reload began: the old worker must
+ * not close the connection after it, since its client may already be sending the next
+ * request; that request is answered, with Connection: close. */
+START_TEST(test_proxy_reload_spares_a_response_under_way)
+{
+    struct harness_resp r;
+    const char *slow = "GET /trickle?n=60 HTTP/1.1\r\nHost: hello\r\n\r\n"; /* ~0.6 s */
+    const char *next = "GET / HTTP/1.1\r\nHost: hello\r\n\r\n";
+    int fd;
+
+    start_meshd(base_yaml);
+    fd = harness_connect(proxy_port, 10000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(harness_send(fd, slow, strlen(slow)), 0);
+    usleep(150000); /* the head is out, the body trickles */
+    kill(md.pid, SIGHUP);
+    ck_assert_int_eq(harness_read_response(fd, false, 4096, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 60);
+    ck_assert(!r.closed); /* its head promised keep-alive */
+    harness_resp_fini(&r);
+    for (int i = 0; i < 100 && harness_metric(admin_port, "meshd/reloads") != 1; i++)
+        usleep(20000);
+    ck_assert_int_eq(harness_metric(admin_port, "meshd/reloads"), 1);
+    ck_assert_int_eq(harness_send(fd, next, strlen(next)), 0);
+    ck_assert_msg(harness_read_response(fd, false, 4096, &r) == 0,
+                  "the draining worker closed the connection under the next request");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(r.closed); /* and now it says so */
+    harness_resp_fini(&r);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_proxy_fs_edit_moves_traffic)
 {
     char body[256], file[700], line[64];
@@ -705,6 +739,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_worker_killed_is_replaced);
     tcase_add_test(tc, test_proxy_reload_good_and_bad);
     tcase_add_test(tc, test_proxy_sigterm_drains_in_flight);
+    tcase_add_test(tc, test_proxy_reload_spares_a_response_under_way);
     tcase_add_test(tc, test_proxy_fs_edit_moves_traffic);
     tcase_add_test(tc, test_proxy_dead_endpoint_is_avoided);
     tcase_add_test(tc, test_proxy_check_flag);
