@@ -1573,7 +1573,12 @@ parse_namer(struct ld *ld, const yaml_node_t *map, struct cfg_namer *nm)
         } else if (kind == NAMER_FS && streq(k, "experimental")) {
             (void) get_bool(ld, v, &experimental); /* accepted, no meaning for fs */
         } else if (kind == NAMER_K8S && !streq(k, "kind")) {
-            raw_add(ld, &nm->params, &nm->n_params, k, v, 0);
+            /* every io.l5d.k8s key takes a scalar (a list here was kept flattened as
+             * "port[0]" and then read back as an unknown key) */
+            if (v->type != YAML_SCALAR_NODE)
+                err_at(ld, v->start_mark, "expected a string, number or boolean");
+            else
+                raw_add(ld, &nm->params, &nm->n_params, k, v, 0);
         }
         path_pop(ld, saved);
     }

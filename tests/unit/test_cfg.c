@@ -603,6 +603,13 @@ START_TEST(test_cfg_error_wrong_types)
     expect_error("routers:\n"
                  "  protocol: http\n",
                  "t.yaml:2:3: routers: expected a list\n");
+    /* io.l5d.k8s keys are scalars (fuzz_cfg: a list was accepted, then its flattened
+     * keys did not load back from /config.json) */
+    expect_error("namers:\n"
+                 "- kind: io.l5d.k8s\n"
+                 "  port: [8001]\n"
+                 "routers: [{protocol: http}]\n",
+                 "t.yaml:3:9: namers[0].port: expected a string, number or boolean\n");
     /* a bad servers value does not also clash through the default server */
     expect_error("routers:\n"
                  "- {protocol: http, label: a}\n"
@@ -971,12 +978,20 @@ START_TEST(test_cfg_unsupported_kept_raw)
                  "t.yaml:9:10: routers[0].interpreter.transformers[0].d: too large (more than "
                  "4096 nodes)\n");
 
+    expect_error("routers:\n"
+                 "- protocol: http\n"
+                 "  interpreter:\n"
+                 "    transformers:\n"
+                 "    - kind: x\n"
+                 "      a: [[[[[[[[[[x]]]]]]]]]]\n",
+                 "t.yaml:6:10: routers[0].interpreter.transformers[0].a: nested too deeply "
+                 "(more than 8 levels)\n");
+    /* the k8s namer's values are scalars: nesting is refused before it is walked */
     expect_error("routers: [{protocol: http}]\n"
                  "namers:\n"
                  "- kind: io.l5d.k8s\n"
                  "  labelSelector: [[[[[[[[[[x]]]]]]]]]]\n",
-                 "t.yaml:4:18: namers[0].labelSelector: nested too deeply (more than 8 "
-                 "levels)\n");
+                 "t.yaml:4:18: namers[0].labelSelector: expected a string, number or boolean\n");
 
     /* raw, but the k8s namer's keys are still checked */
     expect_error("routers: [{protocol: http}]\n"
