@@ -20,14 +20,13 @@
  * "name", "bound", "tree"} per transformer, outermost last. Nodes that did not decide the
  * result (alternatives after the one taken, shadowed dentries) carry "unused": true.
  *
- * delegator_admin() keeps one naming instance for the process (the master's), built on
- * the first request and rebuilt when the config generation changes. */
+ * delegator_admin() answers from the master's naming of the current generation
+ * (proxy/namesvc.c), the one the workers' names come from. */
 #include "proxy/delegator.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,22 +537,6 @@ body_get(json_object *o, const char *key)
     return xstrdup(json_object_get_string(v));
 }
 
-static struct {
-    struct ev_loop *loop;
-    unsigned gen;
-    struct naming *n;
-    bool atfork; /* the child handler is registered */
-} dele;
-
-/* Workers are forked from the master: they must not keep the master's watch streams
- * open (the API would keep streaming into them). The memory stays reachable from <dele>. */
-static void
-delegator_on_fork_child(void)
-{
-    if (dele.n != NULL)
-        naming_close_fds_in_child(dele.n);
-}
-
 static const char delegator_page[] =
     "<!doctype html>\n"
     "<html><head><meta charset=\"utf-8\"><title>meshd delegator</title>\n"
@@ -658,12 +641,11 @@ method_is(const struct admin_request *req, const char *m)
 }
 
 bool
-delegator_admin(struct ev_loop *loop, const struct cfg *cfg, unsigned gen,
+delegator_admin(struct naming *n, const char *naming_err, const struct cfg *cfg,
                 const struct admin_request *req, struct admin_response *rsp)
 {
     bool get = method_is(req, "GET") || method_is(req, "HEAD");
     char *path = NULL, *dtab = NULL, *router = NULL;
-    char err[256];
 
     if (req_path_is(req, "/delegator")) {
         if (!get) {
@@ -712,20 +694,12 @@ delegator_admin(struct ev_loop *loop, const struct cfg *cfg, unsigned gen,
         return true;
     }
 
-    if (!dele.atfork && pthread_atfork(NULL, NULL, delegator_on_fork_child) == 0)
-        dele.atfork = true;
-    if (dele.n == NULL || dele.gen != gen || dele.loop != loop) {
-        dele.n = naming_free(dele.n);
-        dele.n = naming_new(loop, cfg, err, sizeof(err));
-        if (dele.n == NULL) {
-            rsp->status = 500;
-            strbuf_addf(&rsp->body, "naming: %s\n", err);
-            goto out;
-        }
-        dele.loop = loop;
-        dele.gen = gen;
+    if (n == NULL) {
+        rsp->status = 500;
+        strbuf_addf(&rsp->body, "naming: %s\n", naming_err != NULL ? naming_err : "unavailable");
+        goto out;
     }
-    rsp->status = delegator_json(dele.n, cfg, router, dtab, path, &rsp->body);
+    rsp->status = delegator_json(n, cfg, router, dtab, path, &rsp->body);
     if (rsp->status == 200)
         rsp->content_type = "application/json";
 

@@ -33,9 +33,9 @@ int delegator_json(struct naming *n, const struct cfg *cfg, const char *router,
 /* The admin routes: answers GET /delegator.json?path=&dtab=&namespace= (namespace is the
  * router label, as in Linkerd; router= is accepted too), POST /delegator.json with a JSON
  * body {"path", "dtab", "namespace"}, and GET /delegator (the page). Returns false, having
- * touched nothing, for any other path. <gen> is the config generation: a new one rebuilds
- * the naming instance. Runs on <loop>'s thread (the master's). */
-bool delegator_admin(struct ev_loop *loop, const struct cfg *cfg, unsigned gen,
+ * touched nothing, for any other path. <n> is the naming to evaluate in (the master's, of
+ * <cfg>'s generation); NULL answers 500 with <naming_err>. */
+bool delegator_admin(struct naming *n, const char *naming_err, const struct cfg *cfg,
                      const struct admin_request *req, struct admin_response *rsp);
 
 #endif

@@ -46,6 +46,8 @@
 #include "proxy/admin.h"
 #include "proxy/dashboard.h"
 #include "proxy/delegator.h"
+#include "proxy/namesvc.h"
+#include "proto/namemsg.h"
 #include "proxy/dtab.h"
 #include "proxy/proxy.h"
 #include "proxy/sdnotify.h"
@@ -65,6 +67,7 @@ struct proc {
     uint64_t started_us;
     bool ready;
     bool quitting;
+    struct namesvc_peer *peer; /* its names (proxy/namesvc.c) */
     struct master *m;
 };
 
@@ -101,6 +104,7 @@ struct master {
     uint64_t *worker_deaths, *reloads, *reload_failures;
     int64_t *workers_gauge;
     struct admin *admin;
+    struct namesvc *names;    /* every name resolved once, for all workers */
     char *admin_ip;
     uint16_t admin_port;
     ev_signal sig_hup, sig_term, sig_int, sig_quit;
@@ -391,6 +395,7 @@ spawn_worker(struct master *m, int slot)
                 (void) close(m->procs[i].chan_fd);
         if (m->admin)
             (void) close(admin_fd(m->admin));
+        namesvc_close_fds_in_child(m->names);
         rc = worker_main(m->cfg, slot, fds, n_fds, sv[1], stats_shm_region(m->shm, idx));
         (void) close(sv[1]);
         for (size_t i = 0; i < n_fds; i++)
@@ -407,6 +412,7 @@ spawn_worker(struct master *m, int slot)
     p->stats_idx = idx;
     p->started_us = clock_mono_us();
     p->m = m;
+    p->peer = namesvc_peer_new(m->names, m->gen, p->chan_fd);
     ev_io_init(&p->chan_io, master_on_channel, p->chan_fd, EV_READ);
     ev_io_start(m->loop, &p->chan_io);
     stats_gauge_add(m->workers_gauge, 1);
@@ -418,15 +424,23 @@ static void
 master_on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct proc *p = container_of(w, struct proc, chan_io);
+    static char buf[NAMEMSG_MAX];
     struct ipc_msg msg;
     ssize_t n;
 
     (void) revents;
-    n = recv(p->chan_fd, &msg, sizeof(msg), MSG_DONTWAIT);
+    n = recv(p->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == -1 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         ev_io_stop(loop, &p->chan_io); /* the worker is exiting; SIGCHLD follows */
+        return;
+    }
+    if ((size_t) n < sizeof(msg))
+        return;
+    memcpy(&msg, buf, sizeof(msg));
+    if (msg.type == IPC_NAME_WATCH || msg.type == IPC_NAME_UNWATCH) {
+        namesvc_peer_input(p->peer, buf, (size_t) n);
         return;
     }
     if (n == sizeof(msg) && msg.type == IPC_READY) {
@@ -501,6 +515,7 @@ master_on_child(struct ev_loop *loop, ev_child *w, int revents)
     if (p == NULL)
         return;
     ev_io_stop(loop, &p->chan_io);
+    p->peer = namesvc_peer_free(p->peer);
     (void) close(p->chan_fd);
     stats_shm_release(m->shm, p->stats_idx);
     stats_gauge_add(m->workers_gauge, -1);
@@ -609,6 +624,14 @@ master_reload(struct master *m)
         log_err("reload failed, keeping the running config:\n%s", strbuf_str(&errors));
         goto fail;
     }
+    {
+        char nerr[256];
+
+        if (namesvc_naming(m->names, m->gen + 1, next, nerr, sizeof(nerr)) == NULL) {
+            log_err("reload failed, keeping the running config: naming: %s", nerr);
+            goto fail;
+        }
+    }
     n_workers = master_worker_count(next);
     if (bind_sockets(m, next, n_workers, m->gen + 1, &errors) != 0) {
         log_err("reload failed, keeping the running config: %s", strbuf_str(&errors));
@@ -652,6 +675,7 @@ master_reload(struct master *m)
 
 fail:
     stats_inc(m->reload_failures, 1);
+    namesvc_drop(m->names, m->gen + 1);
     /* sockets bound for the failed generation are not used by anyone */
     close_unused_sockets(m, m->gen);
     for (size_t i = 0; i < m->n_socks; i++)
@@ -787,6 +811,7 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
     bool get = (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
                (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
     bool post = req->method_len == 4 && memcmp(req->method, "POST", 4) == 0;
+    char nerr[256] = "";
 
     if (path_is(req, "/admin/ping") && get) {
         strbuf_adds(&rsp->body, "pong");
@@ -824,8 +849,9 @@ master_admin_handler(void *ctx, const struct admin_request *req, struct admin_re
                     "  POST /admin/shutdown        graceful stop\n");
     } else if (dashboard_admin(m->loop, m->cfg, req, rsp)) {
         /* /, /dashboard/..., /agent/api/v2/...: proxy/dashboard.c */
-    } else if (delegator_admin(m->loop, m->cfg, m->gen, req, rsp)) {
-        /* /delegator.json, /delegator: proxy/delegator.c, with a naming of its own */
+    } else if (delegator_admin(namesvc_naming(m->names, m->gen, m->cfg, nerr, sizeof(nerr)), nerr,
+                               m->cfg, req, rsp)) {
+        /* /delegator.json, /delegator: proxy/delegator.c, in the workers' names */
     } else if (get || post) {
         rsp->status = 404;
         strbuf_addf(&rsp->body, "no such admin path: %.*s\n", (int) req->path_len, req->path);
@@ -914,6 +940,12 @@ master_run(const char *cfg_path, struct cfg *cfg)
     log_notice("admin listening on %s:%d", cfg->admin.ip, net_local_port(admin_fd(m->admin)));
     if (master_drop_privileges(cfg, &m->dropped) != 0)
         return 1;
+    /* the namers start as meshd.user, as the workers did */
+    m->names = namesvc_new(m->loop);
+    if (namesvc_naming(m->names, m->gen, cfg, err, sizeof(err)) == NULL) {
+        log_err("naming: %s", err);
+        return 1;
+    }
 
     ev_child_init(&m->child, master_on_child, 0, 0);
     ev_child_start(m->loop, &m->child);
@@ -943,6 +975,7 @@ master_run(const char *cfg_path, struct cfg *cfg)
     rc = m->exit_code;
     log_notice("meshd stopped");
     m->admin = admin_free(m->admin);
+    m->names = namesvc_free(m->names);
     close_unused_sockets(m, ~0u);
     free(m->socks);
     free(m->slots);

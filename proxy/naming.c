@@ -64,6 +64,8 @@
 #include "common/util.h"
 #include "proxy/dtab.h"
 #include "proxy/k8s.h"
+#include "proto/ipc.h"
+#include "proto/namemsg.h"
 
 #define NAMING_DNS_REFRESH_S 30.0   /* re-resolve period for host names in use */
 #define NAMING_IN_USE_S      60.0   /* "in use": bound within this many seconds */
@@ -73,6 +75,9 @@
 #define NAMING_MAX_SEGS      256    /* path segments a namer looks at */
 #define NAMING_CACHE_BUCKETS 1024
 #define NAMING_CACHE_MAX     4096 /* cached evaluations; the cache is flushed beyond */
+#define NAMING_SHARED_MAX    4096 /* names a worker asks the master for at once */
+#define NAMING_SHARED_BUCKETS 256
+#define NAMING_SHARED_RETRY_S 0.1 /* a request the channel refused is sent again after */
 #define NAMING_FS_WATCH_MASK                                                                       \
     (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |       \
      IN_ONLYDIR)
@@ -83,7 +88,8 @@ enum entry_kind {
     ENTRY_INET = 0,
     ENTRY_FS,
     ENTRY_K8S,
-    ENTRY_XFORM, /* a transformer's output */
+    ENTRY_XFORM,  /* a transformer's output */
+    ENTRY_SHARED, /* a name the master resolves (shared mode) */
 };
 
 /* What a BOUND answer's handle points at. */
@@ -252,6 +258,31 @@ struct dns_answer {
     char name[];
 };
 
+/* Shared mode: one name the master resolves for this worker (a namer path, or "%ds/<r>/<k>"
+ * for the daemonset of transformer <k> of the <r>th router with transformers). */
+struct shared_entry {
+    struct entry e;
+    struct shared_entry *next; /* hash chain */
+    enum namemsg_kind kind;
+    bool answered;             /* a whole state arrived */
+    bool asked;                /* the WATCH went out */
+    uint32_t id_len;
+    char *residual, *reason;
+    struct k8s_entry *ds;      /* a transformer's daemonset: the state goes there */
+    struct endpoint_set *part; /* a set arriving in several messages, so far */
+    uint64_t part_version;
+    size_t key_len;
+    char key[];
+};
+
+struct shared {
+    naming_send_fn *send;
+    void *ctx;
+    struct shared_entry *buckets[NAMING_SHARED_BUCKETS];
+    size_t n;
+    ev_timer retry; /* unref'd: WATCHes the channel refused */
+};
+
 struct cache_entry {
     struct cache_entry *next;
     uint64_t serial; /* dtab_serial() of the dtab it was evaluated against */
@@ -271,6 +302,7 @@ struct naming {
     uint64_t next_version; /* endpoint_set versions */
     uint64_t rng;          /* xorshift64* state, never 0 */
     char reason[256];      /* the binder's FAIL text, valid until its next call */
+    char shared_residual[NAMEMSG_TEXT_MAX + 1]; /* naming_share_eval()'s, until its next call */
 
     struct fs_namer *fs;
     size_t n_fs;
@@ -305,9 +337,13 @@ struct naming {
 
     struct cache_entry **buckets;
     size_t n_cached;
+
+    struct shared *sh; /* shared mode (naming_new_shared): the master resolves namer paths */
 };
 
 static void naming_on_k8s(void *ctx);
+static struct shared_entry *shared_get(struct naming *n, const char *key, size_t len);
+static bool shared_forget_idle(struct naming *n, ev_tstamp now);
 static void k8s_entry_free(struct k8s_entry *ke);
 static void xform_free(struct xform_entry *xe);
 static void say(char *why, size_t whylen, const char *fmt, ...)
@@ -1502,6 +1538,8 @@ naming_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         if (h->in_use || h->state == DNS_FAILED)
             dns_queue(n, h);
     forgot |= forget_idle(n, now);
+    if (n->sh != NULL)
+        forgot |= shared_forget_idle(n, now);
     if (forgot)
         n->gen++; /* cached results may hold the freed entries */
 }
@@ -2196,13 +2234,23 @@ xf_init(struct naming *n, const struct cfg_transformer *t, struct xformer *xf, c
             return -EINVAL;
         }
         snprintf(who, sizeof(who), "transformer %s", t->kind);
-        if (api_opts_parse(who, xf_param, t, true, &ao, err, errlen) < 0 ||
-            (api = api_get(n, &ao, err, errlen)) == NULL) {
+        if (api_opts_parse(who, xf_param, t, true, &ao, err, errlen) < 0) {
             strbuf_fini(&id);
             return -EINVAL;
         }
-        xf->ds = k8s_entry_get(n, api, ns, port, svc, NULL);
-        xf->ds->pinned = true;
+        if (n->sh != NULL) {
+            /* shared mode: the master watches the pods, routers_init asks for them */
+            xf->ds = xcalloc(1, sizeof(*xf->ds));
+            xf->ds->e.kind = ENTRY_K8S;
+            xf->ds->pinned = true;
+        } else {
+            if ((api = api_get(n, &ao, err, errlen)) == NULL) {
+                strbuf_fini(&id);
+                return -EINVAL;
+            }
+            xf->ds = k8s_entry_get(n, api, ns, port, svc, NULL);
+            xf->ds->pinned = true;
+        }
         dtab_path_add_label(&id, ns, strlen(ns));
         dtab_path_add_label(&id, port, strlen(port));
         dtab_path_add_label(&id, svc, strlen(svc));
@@ -2278,6 +2326,12 @@ routers_init(struct naming *n, const struct cfg *cfg, char *err, size_t errlen)
                 say(err, errlen, "%s", tmp);
                 return -EINVAL;
             }
+            if (n->sh != NULL && rx->v[rx->n - 1].kind == XF_DAEMONSET) {
+                char key[64];
+                int klen = snprintf(key, sizeof(key), "%%ds/%zu/%zu", n->n_routers - 1, rx->n - 1);
+
+                shared_get(n, key, (size_t) klen)->ds = rx->v[rx->n - 1].ds;
+            }
         }
     }
     return 0;
@@ -2292,6 +2346,10 @@ routers_free(struct naming *n)
         struct router_xf *rx = &n->routers[i];
 
         for (k = 0; k < rx->n; k++) {
+            if (n->sh != NULL && rx->v[k].ds != NULL) { /* shared mode: its own */
+                endpoint_set_unref(rx->v[k].ds->e.eps);
+                free(rx->v[k].ds);
+            }
             free(rx->v[k].name);
             free(rx->v[k].id_pfx);
             free(rx->v[k].node);
@@ -2617,6 +2675,310 @@ bind_configured(struct naming *n, const char *path, const struct path_seg *v, si
     }
 }
 
+/* ---- shared mode: names the master resolves (a worker's) --------------------------- */
+
+static uint64_t
+key_hash(const char *key, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char) key[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static struct shared_entry **
+shared_slot(struct shared *sh, const char *key, size_t len)
+{
+    struct shared_entry **pp = &sh->buckets[key_hash(key, len) % NAMING_SHARED_BUCKETS];
+
+    while (*pp != NULL && ((*pp)->key_len != len || memcmp((*pp)->key, key, len) != 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Sends <se>'s key to the master as <type>; a WATCH the channel refuses is retried. */
+static void
+shared_send(struct naming *n, const char *key, size_t len, uint32_t type)
+{
+    struct shared *sh = n->sh;
+    char buf[sizeof(struct ipc_msg) + NAMEMSG_KEY_MAX + 8];
+    int blen = namemsg_key_encode(type, key, len, buf, sizeof(buf));
+
+    if (blen > 0 && sh->send(sh->ctx, buf, (size_t) blen) == 0) {
+        if (type == IPC_NAME_WATCH)
+            (*shared_slot(sh, key, len))->asked = true;
+        return;
+    }
+    if (type == IPC_NAME_WATCH && !ev_is_active(&sh->retry)) {
+        ev_timer_set(&sh->retry, NAMING_SHARED_RETRY_S, 0.);
+        ev_timer_start(n->loop, &sh->retry);
+        ev_unref(n->loop);
+    }
+}
+
+static void
+naming_on_shared_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct naming *n = w->data;
+    struct shared *sh = n->sh;
+
+    (void) revents;
+    ev_ref(loop); /* it was unref'd while active; it is stopped now */
+    for (size_t i = 0; i < NAMING_SHARED_BUCKETS; i++)
+        for (struct shared_entry *se = sh->buckets[i]; se != NULL; se = se->next)
+            if (!se->asked)
+                shared_send(n, se->key, se->key_len, IPC_NAME_WATCH);
+}
+
+/* The entry for <key>, created and asked for when new; NULL beyond NAMING_SHARED_MAX. */
+static struct shared_entry *
+shared_get(struct naming *n, const char *key, size_t len)
+{
+    struct shared *sh = n->sh;
+    struct shared_entry **pp = shared_slot(sh, key, len), *se;
+
+    if (*pp != NULL)
+        return *pp;
+    if (sh->n >= NAMING_SHARED_MAX || len > NAMEMSG_KEY_MAX)
+        return NULL;
+    se = xcalloc(1, sizeof(*se) + len + 1);
+    se->e.kind = ENTRY_SHARED;
+    se->e.last_used = ev_now(n->loop);
+    se->key_len = len;
+    memcpy(se->key, key, len);
+    *pp = se;
+    sh->n++;
+    shared_send(n, key, len, IPC_NAME_WATCH);
+    return se;
+}
+
+static void
+shared_entry_free(struct shared_entry *se)
+{
+    endpoint_set_unref(se->e.eps);
+    endpoint_set_unref(se->part);
+    free(se->residual);
+    free(se->reason);
+    free(se);
+}
+
+/* Whether the binder asks the master for <v>: configured namers, and host names (an
+ * address literal, a rewrite, /$/fail and /$/nil are answered here). */
+static bool
+shared_wants(const struct path_seg *v, size_t nseg)
+{
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    char kind[32], host[256];
+    size_t hi;
+
+    if (span_is(&v[0], "#"))
+        return true;
+    if (nseg < 4 || !seg_decode(&v[1], kind, sizeof(kind)))
+        return false;
+    if (strcmp(kind, "inet") == 0 || strcmp(kind, "fixedinet") == 0)
+        hi = 2;
+    else if (strcmp(kind, "io.buoyant.rinet") == 0)
+        hi = 3;
+    else
+        return false;
+    return seg_decode(&v[hi], host, sizeof(host)) && !parse_ip(host, &sa, &sa_len);
+}
+
+static void
+bind_shared(struct naming *n, const char *path, size_t len, struct dtab_bind *ret)
+{
+    struct shared_entry *se = shared_get(n, path, len);
+
+    if (se == NULL) {
+        bind_fail(n, ret, "%.*s: more than %d names in use, or a name over %d bytes",
+                  (int) MESH_MIN(len, (size_t) 120), path, NAMING_SHARED_MAX, NAMEMSG_KEY_MAX);
+        return;
+    }
+    se->e.last_used = ev_now(n->loop);
+    if (!se->answered || se->kind == NAMEMSG_PENDING) {
+        ret->kind = DTAB_BIND_PENDING;
+        return;
+    }
+    switch (se->kind) {
+    case NAMEMSG_NEG:
+    case NAMEMSG_PENDING:
+        break;
+    case NAMEMSG_FAIL:
+        bind_fail(n, ret, "%s", se->reason != NULL ? se->reason : "failed");
+        break;
+    case NAMEMSG_BOUND:
+        ret->kind = DTAB_BIND_BOUND;
+        (void) snprintf(ret->id, sizeof(ret->id), "%.*s", (int) se->id_len, se->key);
+        (void) snprintf(ret->residual, sizeof(ret->residual), "%s", se->residual);
+        ret->handle = &se->e;
+        break;
+    }
+}
+
+struct shared_fill {
+    struct endpoint_set *s;
+    size_t cap, cursor, node_bytes;
+};
+
+static void
+shared_count_ep(void *ctx, const struct namemsg_ep *ep)
+{
+    struct shared_fill *f = ctx;
+
+    if (ep->node != NULL)
+        f->node_bytes += ep->node_len + 1;
+}
+
+static void
+shared_fill_ep(void *ctx, const struct namemsg_ep *ep)
+{
+    struct shared_fill *f = ctx;
+    struct sockaddr_storage sa;
+
+    memset(&sa, 0, sizeof(sa));
+    if (ep->ipv6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &sa;
+
+        in6->sin6_family = AF_INET6;
+        memcpy(&in6->sin6_addr, ep->ip, 16);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *) &sa;
+
+        in->sin_family = AF_INET;
+        memcpy(&in->sin_addr, ep->ip, 4);
+    }
+    eps_add(f->s, &sa, ep->port, ep->weight);
+    if (ep->node != NULL) {
+        char node[NAMEMSG_NODE_MAX + 1];
+
+        memcpy(node, ep->node, ep->node_len);
+        node[ep->node_len] = '\0';
+        eps_set_node(f->s, f->cap, &f->cursor, node);
+    }
+}
+
+static bool
+str_differs(const char *a, const char *b, size_t blen)
+{
+    return a == NULL || strlen(a) != blen || memcmp(a, b, blen) != 0;
+}
+
+/* Installs a whole state (<fresh>: the endpoints of a BOUND one, referenced). True when
+ * what a bind sees changed. */
+static bool
+shared_apply(struct naming *n, struct shared_entry *se, const struct namemsg_state *st,
+             struct endpoint_set *fresh)
+{
+    bool changed = !se->answered || se->kind != (enum namemsg_kind) st->kind ||
+                   se->id_len != st->id_len ||
+                   str_differs(se->residual, st->residual, st->residual_len) ||
+                   str_differs(se->reason, st->reason, st->reason_len);
+
+    se->answered = true;
+    se->kind = (enum namemsg_kind) st->kind;
+    se->id_len = st->id_len;
+    free(se->residual);
+    free(se->reason);
+    se->residual = xstrndup(st->residual, st->residual_len);
+    se->reason = xstrndup(st->reason, st->reason_len);
+    if (se->ds != NULL) { /* a transformer's daemonset: it reads the k8s entry */
+        enum k8s_state ks = st->kind == NAMEMSG_BOUND ? K8S_BOUND
+                            : st->kind == NAMEMSG_NEG ? K8S_NEG
+                                                      : K8S_PENDING;
+
+        changed |= se->ds->state != ks;
+        se->ds->state = ks;
+        if (fresh != NULL)
+            changed |= entry_publish(n, &se->ds->e, fresh);
+        return changed;
+    }
+    if (fresh != NULL)
+        changed |= entry_publish(n, &se->e, fresh);
+    return changed;
+}
+
+void
+naming_shared_input(struct naming *n, const void *msg, size_t len)
+{
+    static struct log_ratelimit rl = LOG_RATELIMIT_INIT(10000000, 1);
+    struct shared_fill fill = {0};
+    struct namemsg_state st;
+    struct shared_entry *se;
+    struct endpoint_set *prev = NULL;
+
+    if (n->sh == NULL)
+        return;
+    if (namemsg_state_decode(msg, len, &st, shared_count_ep, &fill) < 0) {
+        if (log_ratelimit_ok(&rl))
+            log_err("naming: a malformed name state from the master (%zu bytes), ignored", len);
+        return;
+    }
+    se = *shared_slot(n->sh, st.key, st.key_len);
+    if (se == NULL) { /* forgotten here, and the UNWATCH was lost: say it again */
+        shared_send(n, st.key, st.key_len, IPC_NAME_UNWATCH);
+        return;
+    }
+    if (st.kind != NAMEMSG_BOUND) {
+        se->part = endpoint_set_unref(se->part);
+        goto apply;
+    }
+    if (st.first > 0) {
+        prev = se->part;
+        if (prev == NULL || se->part_version != st.version || prev->n != st.first) {
+            se->part = endpoint_set_unref(se->part); /* out of step: the next set is whole */
+            return;
+        }
+    }
+    fill.cap = st.first + st.n;
+    fill.node_bytes += eps_node_bytes(prev);
+    fill.s = eps_new_ex(fill.cap, fill.node_bytes);
+    for (size_t i = 0; prev != NULL && i < prev->n; i++)
+        eps_copy_one(fill.s, fill.cap, &fill.cursor, &prev->e[i], prev->e[i].weight);
+    (void) namemsg_state_decode(msg, len, &st, shared_fill_ep, &fill);
+    se->part = endpoint_set_unref(se->part);
+    if (fill.s->n < st.total) {
+        se->part = fill.s;
+        se->part_version = st.version;
+        return;
+    }
+apply:
+    if (shared_apply(n, se, &st, st.kind == NAMEMSG_BOUND ? fill.s : NULL)) {
+        n->gen++;
+        notify(n);
+    }
+}
+
+/* Forgets the names no request bound for NAMING_IDLE_S (not the transformers'). True
+ * when something was forgotten. */
+static bool
+shared_forget_idle(struct naming *n, ev_tstamp now)
+{
+    bool forgot = false;
+
+    for (size_t i = 0; i < NAMING_SHARED_BUCKETS; i++) {
+        struct shared_entry **pp = &n->sh->buckets[i];
+
+        while (*pp != NULL) {
+            struct shared_entry *se = *pp;
+
+            if (se->ds == NULL && now - se->e.last_used > NAMING_IDLE_S) {
+                *pp = se->next;
+                shared_send(n, se->key, se->key_len, IPC_NAME_UNWATCH);
+                shared_entry_free(se);
+                n->sh->n--;
+                forgot = true;
+                continue;
+            }
+            pp = &se->next;
+        }
+    }
+    return forgot;
+}
+
 static void
 naming_binder(void *ctx, const char *path, size_t len, struct dtab_bind *ret)
 {
@@ -2628,12 +2990,107 @@ naming_binder(void *ctx, const char *path, size_t len, struct dtab_bind *ret)
     ret->kind = DTAB_BIND_NEG;
     nseg = split(p, len, v, ARRAY_SIZE(v));
     if (nseg != SIZE_MAX && nseg > 0) {
-        if (span_is(&v[0], "#"))
+        if (n->sh != NULL && shared_wants(v, nseg))
+            bind_shared(n, p, len, ret);
+        else if (span_is(&v[0], "#"))
             bind_configured(n, p, v, nseg, ret);
         else if (span_is(&v[0], "$"))
             bind_global(n, p, v, nseg, ret);
     }
     free(p);
+}
+
+/* ---- sharing: what the master answers a worker's shared naming (proxy/namesvc.c) ----- */
+
+/* "%ds/<r>/<k>": the daemonset of transformer <k> of the <r>th router with transformers. */
+static struct endpoint_set *
+share_ds(struct naming *n, const char *key, size_t len, struct namemsg_state *st)
+{
+    char buf[64];
+    unsigned long r, k;
+    const struct k8s_entry *ds;
+    int used = 0;
+
+    st->kind = NAMEMSG_FAIL;
+    st->reason = "no such transformer";
+    if (len >= sizeof(buf))
+        return NULL;
+    memcpy(buf, key, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%%ds/%lu/%lu%n", &r, &k, &used) != 2 || (size_t) used != len ||
+        r >= n->n_routers || k >= n->routers[r].n || n->routers[r].v[k].kind != XF_DAEMONSET)
+        return NULL;
+    ds = n->routers[r].v[k].ds;
+    st->reason = "";
+    st->kind = ds->state == K8S_BOUND ? NAMEMSG_BOUND
+               : ds->state == K8S_NEG ? NAMEMSG_NEG
+                                      : NAMEMSG_PENDING;
+    if (st->kind != NAMEMSG_BOUND || ds->e.eps == NULL) {
+        st->kind = st->kind == NAMEMSG_BOUND ? NAMEMSG_PENDING : st->kind;
+        return NULL;
+    }
+    st->id_len = (uint32_t) len;
+    return endpoint_set_ref(ds->e.eps);
+}
+
+struct endpoint_set *
+naming_share_eval(struct naming *n, const char *key, size_t len, struct namemsg_state *st)
+{
+    struct endpoint_set *eps = NULL;
+    struct dtab_bind b;
+
+    memset(st, 0, sizeof(*st));
+    st->key = key;
+    st->key_len = len;
+    st->residual = "";
+    st->reason = "";
+    if (len > 0 && key[0] == '%') {
+        eps = share_ds(n, key, len, st);
+    } else if (!dtab_path_valid(key, len)) {
+        st->kind = NAMEMSG_FAIL;
+        st->reason = "invalid path";
+    } else {
+        memset(&b, 0, sizeof(b));
+        naming_binder(n, key, len, &b);
+        switch (b.kind) {
+        case DTAB_BIND_NEG:
+            st->kind = NAMEMSG_NEG;
+            break;
+        case DTAB_BIND_PENDING:
+            st->kind = NAMEMSG_PENDING;
+            break;
+        case DTAB_BIND_FAIL:
+            st->kind = NAMEMSG_FAIL;
+            st->reason = b.reason != NULL ? b.reason : "failed";
+            break;
+        case DTAB_BIND_BOUND:
+            eps = ((struct entry *) b.handle)->eps;
+            if (eps == NULL || strlen(b.id) > len || memcmp(b.id, key, strlen(b.id)) != 0) {
+                st->kind = eps == NULL ? NAMEMSG_PENDING : NAMEMSG_FAIL;
+                st->reason = eps == NULL ? "" : "bound id is not a prefix of the name";
+                eps = NULL;
+                break;
+            }
+            st->kind = NAMEMSG_BOUND;
+            st->id_len = (uint32_t) strlen(b.id);
+            (void) snprintf(n->shared_residual, sizeof(n->shared_residual), "%s", b.residual);
+            st->residual = n->shared_residual;
+            eps = endpoint_set_ref(eps);
+            break;
+        case DTAB_BIND_EMPTY:
+        case DTAB_BIND_REWRITE:
+            st->kind = NAMEMSG_FAIL;
+            st->reason = "not a name the master resolves";
+            break;
+        }
+    }
+    st->residual_len = strlen(st->residual);
+    st->reason_len = strlen(st->reason);
+    if (eps != NULL) {
+        st->version = eps->version;
+        st->total = (uint32_t) MESH_MIN(eps->n, (size_t) UINT32_MAX);
+    }
+    return eps;
 }
 
 /* ---- evaluation cache -------------------------------------------------------------- */
@@ -3059,11 +3516,10 @@ k8s_namer_init(struct naming *n, struct k8s_namer *kn, const struct cfg_namer *c
     return 0;
 }
 
-struct naming *
-naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen)
+static struct naming *
+naming_alloc(struct ev_loop *loop)
 {
     struct naming *n = xcalloc(1, sizeof(*n));
-    size_t i;
 
     n->loop = loop;
     n->gen = 1;
@@ -3080,6 +3536,30 @@ naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen
     ev_timer_init(&n->tick, naming_on_tick, NAMING_DNS_REFRESH_S, NAMING_DNS_REFRESH_S);
     ev_timer_start(loop, &n->tick);
     ev_unref(loop);
+    return n;
+}
+
+struct naming *
+naming_new_shared(struct ev_loop *loop, const struct cfg *cfg, naming_send_fn *send, void *ctx,
+                  char *err, size_t errlen)
+{
+    struct naming *n = naming_alloc(loop);
+
+    n->sh = xcalloc(1, sizeof(*n->sh));
+    n->sh->send = send;
+    n->sh->ctx = ctx;
+    ev_init(&n->sh->retry, naming_on_shared_retry);
+    n->sh->retry.data = n;
+    if (routers_init(n, cfg, err, errlen) < 0)
+        return naming_free(n);
+    return n;
+}
+
+struct naming *
+naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen)
+{
+    struct naming *n = naming_alloc(loop);
+    size_t i;
 
     if (cfg != NULL && cfg->n_namers > 0) {
         n->fs = xcalloc(cfg->n_namers, sizeof(*n->fs));
@@ -3148,6 +3628,21 @@ naming_free(struct naming *n)
     cache_clear(n);
     free(n->buckets);
     routers_free(n);
+    if (n->sh != NULL) {
+        if (ev_is_active(&n->sh->retry)) {
+            ev_ref(n->loop);
+            ev_timer_stop(n->loop, &n->sh->retry);
+        }
+        for (i = 0; i < NAMING_SHARED_BUCKETS; i++) {
+            while (n->sh->buckets[i] != NULL) {
+                struct shared_entry *se = n->sh->buckets[i];
+
+                n->sh->buckets[i] = se->next;
+                shared_entry_free(se);
+            }
+        }
+        free(n->sh);
+    }
     while (n->xforms != NULL) {
         struct xform_entry *xe = n->xforms;
 

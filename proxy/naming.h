@@ -59,6 +59,27 @@ struct name_bound {
  * it starts on <loop> are unref'd; the connections and timers of Kubernetes watches are not (the
  * worker and the master end their loops with ev_break). Call after fork(). */
 struct naming *naming_new(struct ev_loop *loop, const struct cfg *cfg, char *err, size_t errlen);
+/* Shared mode, a worker's: the routers' transformers of <cfg> as naming_new() makes
+ * them, but every configured namer path (/#/...) and every host name (/$/inet/<name>/...)
+ * is resolved by the master, once for all workers (proxy/namesvc.c): the first bind of
+ * such a name sends an IPC_NAME_WATCH through <send>(<ctx>, msg, len) (0 sent, else
+ * retried shortly) and is pending until naming_shared_input() brings its state. Names no
+ * request bound for 10 minutes are forgotten (IPC_NAME_UNWATCH). Up to 4096 such names at
+ * once; beyond, a bind fails with that reason. */
+typedef int naming_send_fn(void *ctx, const void *msg, size_t len);
+struct naming *naming_new_shared(struct ev_loop *loop, const struct cfg *cfg, naming_send_fn *send,
+                                 void *ctx, char *err, size_t errlen);
+/* An IPC_NAME_STATE message from the master (the ipc_msg header included). Malformed
+ * ones are logged and dropped. Fires the on-change callback when a bind could see it. */
+void naming_shared_input(struct naming *n, const void *msg, size_t len);
+
+/* The master's side: the state of <key> (a path or a transformer's key a shared naming
+ * sent) in <n>, a naming_new() instance: fills <st> (its strings valid until the next
+ * call on <n>) and returns the bound endpoint set, referenced, or NULL when not bound. */
+struct namemsg_state;
+struct endpoint_set *naming_share_eval(struct naming *n, const char *key, size_t len,
+                                       struct namemsg_state *st);
+
 /* Stops the watchers and joins the resolver thread (which may first finish a lookup in
  * progress). Endpoint sets referenced by callers stay valid. NULL is a no-op; returns
  * NULL. */

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "proto/ipc.h"
+#include "proto/namemsg.h"
 #include "proxy/proxy.h"
 #include "proxy/telemetry.h"
 
@@ -121,18 +122,26 @@ static void
 worker_on_channel(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = container_of(io, struct worker, chan_io);
+    static char buf[NAMEMSG_MAX];
     struct ipc_msg msg;
     ssize_t n;
 
     (void) loop;
     (void) revents;
-    n = recv(w->chan_fd, &msg, sizeof(msg), 0);
+    n = recv(w->chan_fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == -1 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         log_warn("master channel closed, draining and exiting");
         ev_io_stop(w->loop, &w->chan_io);
         worker_start_drain(w, w->cfg->meshd.drain_timeout_ms);
+        return;
+    }
+    if ((size_t) n < sizeof(msg))
+        return;
+    memcpy(&msg, buf, sizeof(msg));
+    if (msg.type == IPC_NAME_STATE) {
+        naming_shared_input(w->naming, buf, (size_t) n);
         return;
     }
     if (n != sizeof(msg))
@@ -192,6 +201,16 @@ worker_start_drain(struct worker *w, uint32_t deadline_ms)
     log_info("draining %u connections (deadline %u ms)", w->n_conns, deadline_ms);
     ev_timer_init(&w->drain_timer, worker_on_drain_timeout, deadline_ms / 1000.0, 0.);
     ev_timer_start(w->loop, &w->drain_timer);
+}
+
+/* The naming's requests to the master (proxy/namesvc.c); never blocks: a full channel
+ * is -EAGAIN and the naming asks again shortly. */
+static int
+worker_send_to_master(void *ctx, const void *msg, size_t len)
+{
+    struct worker *w = ctx;
+
+    return send(w->chan_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1 ? -errno : 0;
 }
 
 static void
@@ -275,7 +294,7 @@ worker_main(const struct cfg *cfg, int slot, const int *listen_fds, size_t n_fds
     buf_pool_init(&w->bufs, cfg->meshd.buffer_size, 1024);
     w->max_headers = cfg->meshd.max_headers;
 
-    w->naming = naming_new(w->loop, cfg, err, sizeof(err));
+    w->naming = naming_new_shared(w->loop, cfg, worker_send_to_master, w, err, sizeof(err));
     if (w->naming == NULL) {
         log_err("naming: %s", err);
         return 1;

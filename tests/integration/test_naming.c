@@ -241,6 +241,31 @@ START_TEST(test_naming_k8s_follows_a_dropped_watch)
 }
 END_TEST
 
+/* The master resolves each name once for all workers (proxy/namesvc.c): however many
+ * workers served it, and the delegator too, the API sees one list and one watch. */
+START_TEST(test_naming_k8s_one_watch_for_all_workers)
+{
+    char body[8192];
+
+    set_pods("a");
+    start_meshd("http");
+    (void) wait_for("a", 5000);
+    for (int i = 0; i < 40; i++) /* new connections: both workers get some */
+        ck_assert_int_eq(harness_get(proxy_port, "web", "/", NULL, 0), 200);
+    ck_assert_int_eq(harness_get(admin_port, "x",
+                                 "/delegator.json?path=/svc/web&namespace=out", body,
+                                 sizeof(body)),
+                     200);
+    ck_assert_msg(strstr(body, "127.0.0.11") != NULL, "%s", body);
+    ck_assert_int_eq(api_stat("open"), 1);
+    ck_assert_int_eq(api_stat("lists"), 1);
+    ck_assert_int_eq(api_stat("watches"), 1);
+    set_pods("b"); /* and the one watch's change reaches every worker */
+    (void) wait_for("b", 2500);
+    ck_assert_int_eq(api_stat("open"), 1);
+}
+END_TEST
+
 static void
 gone_case(const char *mode)
 {
@@ -627,6 +652,7 @@ naming_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_naming_k8s_follows_scale_up_and_down);
+    tcase_add_test(tc, test_naming_k8s_one_watch_for_all_workers);
     tcase_add_test(tc, test_naming_k8s_follows_a_dropped_watch);
     tcase_add_test(tc, test_naming_k8s_gone_status_relists);
     tcase_add_test(tc, test_naming_k8s_gone_event_relists);

@@ -213,7 +213,7 @@ admin_call(const char *method, const char *path, const char *query, const char *
                                 .body_len = strlen(body)};
     struct admin_response rsp = {.status = 200};
 
-    ck_assert(delegator_admin(loop, cfg, 1, &req, &rsp));
+    ck_assert(delegator_admin(nm, NULL, cfg, &req, &rsp));
     strbuf_add(out, strbuf_str(&rsp.body), rsp.body.len);
     strbuf_fini(&rsp.body);
     return rsp.status;
@@ -248,7 +248,21 @@ START_TEST(test_delegator_admin_routes)
                       strstr(strbuf_str(&out), "https://") == NULL,
                   "the page must not load anything from elsewhere");
     strbuf_fini(&out);
-    ck_assert(!delegator_admin(loop, cfg, 1, &other, &rsp));
+    ck_assert(!delegator_admin(nm, NULL, cfg, &other, &rsp));
+    /* no naming (it could not start): a 500 that says why */
+    ck_assert(delegator_admin(NULL, "rootDir gone", cfg,
+                              &(struct admin_request){.method = "GET",
+                                                      .method_len = 3,
+                                                      .path = "/delegator.json",
+                                                      .path_len = 15,
+                                                      .query = "path=/svc/x",
+                                                      .query_len = 11,
+                                                      .body = ""},
+                              &rsp));
+    ck_assert_int_eq(rsp.status, 500);
+    ck_assert_msg(strstr(strbuf_str(&rsp.body), "rootDir gone") != NULL, "%s",
+                  strbuf_str(&rsp.body));
+    strbuf_fini(&rsp.body);
 }
 END_TEST
 
