@@ -21,6 +21,7 @@
 #include "proxy/k8s.h"
 #include "proxy/naming.h"
 #include "tests/lib/check_main.h"
+#include "tests/lib/naming_pair.h"
 
 /* ---- JSON shapes ------------------------------------------------------------------------ */
 
@@ -492,6 +493,52 @@ START_TEST(test_k8s_daemonset_matches_by_node_name)
 }
 END_TEST
 
+/* ---- shared mode: a worker's naming fed by the master's name service (namesvc.h). */
+
+START_TEST(test_k8s_shared_worker_binds_as_the_master)
+{
+    struct naming_pair pair;
+    struct cfg *cfg;
+    struct naming *w;
+    struct name_bound nb;
+    char err[256];
+
+    fake_objects[0][0] = "endpoints/default/web";
+    fake_objects[0][1] = web_ep;
+    fake_objects[1][0] = "endpoints/default/l5d";
+    fake_objects[1][1] = l5d_ep;
+    setenv("NODE_NAME", "node-b", 1);
+    cfg = load(k8s_cfg);
+    ck_assert_msg(naming_pair_start(&pair, loop, cfg, err, sizeof(err)) == 0, "%s", err);
+    w = pair.worker;
+
+    /* the daemonset transformer's pods and the name both come from the master */
+    ck_assert_int_eq(bind_wait(w, "out", "/svc=>/#/io.l5d.k8s/default/http", "/svc/web/x", &nb), 0);
+    ck_assert_str_eq(nb.id, "/%/io.l5d.k8s.daemonset/default/incoming/l5d/#/io.l5d.k8s/default/"
+                            "http/web");
+    ck_assert_str_eq(nb.residual, "/x");
+    ck_assert_uint_eq(nb.eps->n, 2);
+    ck_assert(has_addr(nb.eps, "192.168.50.10", 4141));
+    ck_assert(has_addr(nb.eps, "192.168.50.11", 4141));
+    ck_assert(nb.eps->e[0].weight + nb.eps->e[1].weight == 3.0);
+    ck_assert_str_eq(nb.eps->e[0].node, "node-a"); /* node names travel */
+    name_bound_fini(&nb);
+    /* the localnode transformer filters the shared set by the worker's NODE_NAME */
+    ck_assert_int_eq(bind_wait(w, "in", "/svc=>/#/io.l5d.k8s/default/http", "/svc/web", &nb), 0);
+    ck_assert_uint_eq(nb.eps->n, 2);
+    ck_assert(has_addr(nb.eps, "10.1.2.7", 8080));
+    name_bound_fini(&nb);
+    /* Neg arrives as Neg (an unknown port name) */
+    ck_assert_int_eq(bind_wait(w, NULL, "/svc=>/#/io.l5d.k8s/default/grpc", "/svc/web", &nb),
+                     -ENOENT);
+    /* one list per object, however the worker asked: the master's watches only */
+    ck_assert_int_eq(n_lists, 2);
+
+    naming_pair_stop(&pair);
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_k8s_localnode_keeps_own_node)
 {
     struct cfg *cfg;
@@ -589,6 +636,7 @@ k8s_suite(void)
     tcase_add_checked_fixture(tn, setup, teardown);
     tcase_add_test(tn, test_k8s_namer_binds_endpoints);
     tcase_add_test(tn, test_k8s_daemonset_matches_by_node_name);
+    tcase_add_test(tn, test_k8s_shared_worker_binds_as_the_master);
     tcase_add_test(tn, test_k8s_localnode_keeps_own_node);
     tcase_add_test(tn, test_k8s_localnode_needs_node_name);
     tcase_add_test(tn, test_k8s_subnet_rule_on_request);

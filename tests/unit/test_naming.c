@@ -23,6 +23,7 @@
 #include "proxy/dtab.h"
 #include "proxy/naming.h"
 #include "tests/lib/check_main.h"
+#include "tests/lib/naming_pair.h"
 
 static char base[64]; /* per TCase, made and removed by the parent (unchecked fixture) */
 static char root[64]; /* per test, inside <base>: a failed test cannot leave it behind */
@@ -30,6 +31,10 @@ static struct ev_loop *loop;
 static struct cfg *cfg;
 static struct naming *nm;
 static unsigned changes;
+/* TCase "shared": the same tests through a worker's shared naming, the master's name
+ * service answering over a socketpair (tests/lib/naming_pair.h) */
+static bool shared_mode;
+static struct naming_pair pair;
 
 static void
 on_change(void *ctx)
@@ -110,9 +115,31 @@ setup(void)
     changes = 0;
 }
 
+/* The same, but <nm> is a worker's shared naming fed by the master's name service. */
+static void
+setup_shared(void)
+{
+    char err[256] = "";
+
+    (void) snprintf(root, sizeof(root), "%s/t.XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    cfg = cfg_with_fs(root);
+    ck_assert_msg(naming_pair_start(&pair, loop, cfg, err, sizeof(err)) == 0, "%s", err);
+    nm = pair.worker;
+    naming_set_on_change(nm, on_change, NULL);
+    changes = 0;
+    shared_mode = true;
+}
+
 static void
 teardown(void)
 {
+    if (shared_mode) {
+        naming_pair_stop(&pair);
+        nm = NULL;
+    }
     nm = naming_free(nm);
     ev_loop_destroy(loop);
     loop = NULL;
@@ -157,12 +184,23 @@ on_poll(struct ev_loop *l, ev_timer *t, int revents)
     (void) revents;
 }
 
-/* Runs the loop until the on-change callback fired since <before>, at most 1 s. */
+/* Runs the loop until the on-change callback fired since <before>, at most 1 s. In
+ * shared mode the worker hears only of names it asked for, so this runs the loop a
+ * little instead: the master's inotify watch is on the same loop, and the kernel queued
+ * the event before the write returned. */
 static void
 settle(unsigned before)
 {
     ev_tstamp start = ev_time();
     ev_timer poll;
+
+    if (shared_mode) {
+        while (ev_time() - start < 0.05) {
+            ev_run(loop, EVRUN_NOWAIT);
+            usleep(1000);
+        }
+        return;
+    }
 
     ev_timer_init(&poll, on_poll, 0.005, 0.005);
     ev_timer_start(loop, &poll);
@@ -223,6 +261,15 @@ bind_via(const char *text, const char *path, struct name_bound *ret)
     why[0] = '\0';
     memset(ret, 0, sizeof(*ret));
     r = naming_bind(nm, d, path, strlen(path), ret, why, sizeof(why));
+    if (shared_mode) { /* the first bind of a name asks the master: wait for its answer */
+        ev_tstamp deadline = ev_time() + 3.0;
+
+        while (r == -EAGAIN && ev_time() < deadline) {
+            ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+            usleep(1000);
+            r = naming_bind(nm, d, path, strlen(path), ret, why, sizeof(why));
+        }
+    }
     dtab_free(d);
     return r;
 }
@@ -733,6 +780,34 @@ START_TEST(test_naming_inet_localhost)
 }
 END_TEST
 
+/* Shared mode: a host name is resolved by the master; an address literal, a rewrite and
+ * /$/fail never leave the worker. */
+START_TEST(test_naming_shared_inet)
+{
+    struct name_bound b;
+    unsigned asked;
+    bool found = false;
+
+    ck_assert_int_eq(bind_via(NULL, "/$/inet/localhost/8080/rest", &b), 0);
+    ck_assert_str_eq(b.id, "/$/inet/localhost/8080");
+    ck_assert_str_eq(b.residual, "/rest");
+    for (size_t i = 0; i < b.eps->n; i++)
+        found |= ep_is(&b.eps->e[i], "127.0.0.1", 8080);
+    ck_assert(found);
+    name_bound_fini(&b);
+    asked = pair.master_end.msgs;
+    ck_assert_uint_eq(asked, 1); /* one WATCH */
+    ck_assert_int_eq(bind_via(NULL, "/$/inet/127.0.0.1/80", &b), 0);
+    name_bound_fini(&b);
+    ck_assert_int_eq(bind_via("/a=>/$/io.buoyant.hostportPfx/inet;/inet=>/$/inet", "/a/127.0.0.1:81",
+                              &b),
+                     0);
+    name_bound_fini(&b);
+    ck_assert_int_eq(bind_via(NULL, "/$/fail", &b), -EIO);
+    ck_assert_uint_eq(pair.master_end.msgs, asked);
+}
+END_TEST
+
 START_TEST(test_naming_inet_unresolvable)
 {
     struct name_bound b;
@@ -990,6 +1065,26 @@ naming_suite(void)
     tcase_add_test(tc, test_naming_port_transformer);
     tcase_add_test(tc, test_naming_port_transformer_needs_port);
     tcase_add_test(tc, test_naming_new_rejects_bad_root);
+    suite_add_tcase(s, tc);
+
+    /* the io.l5d.fs and DNS cases again, through a worker's shared naming */
+    tc = tcase_create("shared");
+    tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+    tcase_add_checked_fixture(tc, setup_shared, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_naming_fs_weights_and_comments);
+    tcase_add_test(tc, test_naming_fs_malformed_lines);
+    tcase_add_test(tc, test_naming_fs_nul_byte);
+    tcase_add_test(tc, test_naming_fs_size_limit);
+    tcase_add_test(tc, test_naming_fs_edit_seen_within_a_second);
+    tcase_add_test(tc, test_naming_fs_delete_is_neg);
+    tcase_add_test(tc, test_naming_fs_created_later);
+    tcase_add_test(tc, test_naming_fs_subdirectories);
+    tcase_add_test(tc, test_naming_fs_custom_prefix);
+    tcase_add_test(tc, test_naming_shared_inet);
+    tcase_add_test(tc, test_naming_inet_unresolvable);
+    tcase_add_test(tc, test_naming_builtins);
+    tcase_add_test(tc, test_naming_union_pick_proportions);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dns");
