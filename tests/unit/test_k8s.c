@@ -463,6 +463,32 @@ START_TEST(test_k8s_namer_binds_endpoints)
 }
 END_TEST
 
+/* web bound through the daemonset transformer of k8s_cfg's router "out" */
+static void
+assert_web_through_daemonset(const struct name_bound *nb)
+{
+    ck_assert_str_eq(nb->id, "/%/io.l5d.k8s.daemonset/default/incoming/l5d/#/io.l5d.k8s/default/"
+                             "http/web");
+    /* node-a's and node-b's daemonset pods, though no pod shares a /24 with them; node-c
+     * has none, so its pod is not reachable through the mesh */
+    ck_assert_uint_eq(nb->eps->n, 2);
+    ck_assert(has_addr(nb->eps, "192.168.50.10", 4141));
+    ck_assert(has_addr(nb->eps, "192.168.50.11", 4141));
+    ck_assert(nb->eps->e[0].weight + nb->eps->e[1].weight == 3.0); /* two pods on node-b */
+}
+
+/* The fake API serves web and the l5d daemonset; the worker runs on node-b. */
+static struct cfg *
+load_web_and_daemonset(void)
+{
+    fake_objects[0][0] = "endpoints/default/web";
+    fake_objects[0][1] = web_ep;
+    fake_objects[1][0] = "endpoints/default/l5d";
+    fake_objects[1][1] = l5d_ep;
+    setenv("NODE_NAME", "node-b", 1);
+    return load(k8s_cfg);
+}
+
 START_TEST(test_k8s_daemonset_matches_by_node_name)
 {
     struct cfg *cfg;
@@ -470,23 +496,11 @@ START_TEST(test_k8s_daemonset_matches_by_node_name)
     struct name_bound nb;
     char err[256];
 
-    fake_objects[0][0] = "endpoints/default/web";
-    fake_objects[0][1] = web_ep;
-    fake_objects[1][0] = "endpoints/default/l5d";
-    fake_objects[1][1] = l5d_ep;
-    setenv("NODE_NAME", "node-b", 1);
-    cfg = load(k8s_cfg);
+    cfg = load_web_and_daemonset();
     n = naming_new(loop, cfg, err, sizeof(err));
     ck_assert_msg(n != NULL, "%s", err);
     ck_assert_int_eq(bind_wait(n, "out", "/svc=>/#/io.l5d.k8s/default/http", "/svc/web", &nb), 0);
-    ck_assert_str_eq(nb.id, "/%/io.l5d.k8s.daemonset/default/incoming/l5d/#/io.l5d.k8s/default/"
-                            "http/web");
-    /* node-a's and node-b's daemonset pods, though no pod shares a /24 with them; node-c
-     * has none, so its pod is not reachable through the mesh */
-    ck_assert_uint_eq(nb.eps->n, 2);
-    ck_assert(has_addr(nb.eps, "192.168.50.10", 4141));
-    ck_assert(has_addr(nb.eps, "192.168.50.11", 4141));
-    ck_assert(nb.eps->e[0].weight + nb.eps->e[1].weight == 3.0); /* two pods on node-b */
+    assert_web_through_daemonset(&nb);
     name_bound_fini(&nb);
     naming_free(n);
     cfg_free(cfg);
@@ -503,24 +517,14 @@ START_TEST(test_k8s_shared_worker_binds_as_the_master)
     struct name_bound nb;
     char err[256];
 
-    fake_objects[0][0] = "endpoints/default/web";
-    fake_objects[0][1] = web_ep;
-    fake_objects[1][0] = "endpoints/default/l5d";
-    fake_objects[1][1] = l5d_ep;
-    setenv("NODE_NAME", "node-b", 1);
-    cfg = load(k8s_cfg);
+    cfg = load_web_and_daemonset();
     ck_assert_msg(naming_pair_start(&pair, loop, cfg, err, sizeof(err)) == 0, "%s", err);
     w = pair.worker;
 
     /* the daemonset transformer's pods and the name both come from the master */
     ck_assert_int_eq(bind_wait(w, "out", "/svc=>/#/io.l5d.k8s/default/http", "/svc/web/x", &nb), 0);
-    ck_assert_str_eq(nb.id, "/%/io.l5d.k8s.daemonset/default/incoming/l5d/#/io.l5d.k8s/default/"
-                            "http/web");
+    assert_web_through_daemonset(&nb);
     ck_assert_str_eq(nb.residual, "/x");
-    ck_assert_uint_eq(nb.eps->n, 2);
-    ck_assert(has_addr(nb.eps, "192.168.50.10", 4141));
-    ck_assert(has_addr(nb.eps, "192.168.50.11", 4141));
-    ck_assert(nb.eps->e[0].weight + nb.eps->e[1].weight == 3.0);
     ck_assert_str_eq(nb.eps->e[0].node, "node-a"); /* node names travel */
     name_bound_fini(&nb);
     /* the localnode transformer filters the shared set by the worker's NODE_NAME */
@@ -546,12 +550,7 @@ START_TEST(test_k8s_localnode_keeps_own_node)
     struct name_bound nb;
     char err[256];
 
-    fake_objects[0][0] = "endpoints/default/web";
-    fake_objects[0][1] = web_ep;
-    fake_objects[1][0] = "endpoints/default/l5d";
-    fake_objects[1][1] = l5d_ep;
-    setenv("NODE_NAME", "node-b", 1);
-    cfg = load(k8s_cfg);
+    cfg = load_web_and_daemonset();
     n = naming_new(loop, cfg, err, sizeof(err));
     ck_assert_msg(n != NULL, "%s", err);
     ck_assert_int_eq(bind_wait(n, "in", "/svc=>/#/io.l5d.k8s/default/http", "/svc/web", &nb), 0);

@@ -256,41 +256,40 @@ with_field(int idx, const char *bad, size_t bad_len)
 
 START_TEST(test_namemsg_state_rejects)
 {
+    /* each: field index, its bad msgpack bytes, their length, what is wrong */
+    static const struct {
+        int field;
+        const char *bytes;
+        size_t len;
+        const char *what;
+    } bad[] = {
+        {1, "\x04", 1, "kind beyond BOUND"},
+        {2, "\x03", 1, "id_len longer than the key"},
+        {2, "\x00", 1, "a bound id of length 0"},
+        {0, "\xa0", 1, "an empty key"},
+        {7, "\x02", 1, "first beyond total"},
+        {6, "\x00", 1, "more endpoints than total - first"},
+        {8, "\x91\x94\xc4\x05\x0a\x00\x00\x01\x02\x50\xcb\x3f\xf0\0\0\0\0\0\0\xc0", 20,
+         "a 5-byte address"},
+        {8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\xbf\xf0\0\0\0\0\0\0\xc0", 19,
+         "a negative weight"},
+        {8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\x7f\xf8\0\0\0\0\0\0\xc0", 19,
+         "a NaN weight"},
+        {8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\x3f\xf0\0\0\0\0\0\0\x01", 19,
+         "a number for a node name"},
+        {8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\xce\x00\x01\x00\x00\xcb\x3f\xf0\0\0\0\0\0\0\xc0",
+         23, "a port beyond 65535"},
+    };
     struct namemsg_state back;
-    size_t n;
+    size_t n = with_field(-1, NULL, 0);
 
-    n = with_field(-1, NULL, 0); /* the unchanged message is fine */
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), 0);
+    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), 0); /* as built: fine */
     ck_assert_uint_eq(back.n, 1);
-    /* kind beyond BOUND */
-    n = with_field(1, "\x04", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    /* id_len longer than the key, and a bound id of length 0 */
-    n = with_field(2, "\x03", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    n = with_field(2, "\x00", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    /* an empty key */
-    n = with_field(0, "\xa0", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    /* first beyond total; more endpoints than total - first */
-    n = with_field(7, "\x02", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    n = with_field(6, "\x00", 1);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    /* an endpoint with a 5-byte address, a negative or NaN weight, a numeric node */
-    n = with_field(8, "\x91\x94\xc4\x05\x0a\x00\x00\x01\x02\x50\xcb\x3f\xf0\0\0\0\0\0\0\xc0", 20);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    n = with_field(8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\xbf\xf0\0\0\0\0\0\0\xc0", 19);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    n = with_field(8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\x7f\xf8\0\0\0\0\0\0\xc0", 19);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    n = with_field(8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\x50\xcb\x3f\xf0\0\0\0\0\0\0\x01", 19);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
-    /* a port beyond 65535 */
-    n = with_field(8, "\x91\x94\xc4\x04\x0a\x00\x00\x01\xce\x00\x01\x00\x00\xcb\x3f\xf0\0\0\0\0\0\0\xc0",
-                   23);
-    ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = with_field(bad[i].field, bad[i].bytes, bad[i].len);
+        ck_assert_msg(namemsg_state_decode(buf, n, &back, NULL, NULL) == -EINVAL, "accepted %s",
+                      bad[i].what);
+    }
 }
 END_TEST
 

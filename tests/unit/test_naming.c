@@ -99,38 +99,40 @@ base_teardown(void)
     rm_rf(base);
 }
 
+/* <shared>: <nm> is a worker's shared naming fed by the master's name service (the TCase
+ * "shared"); otherwise a naming of its own. */
+static void
+setup_mode(bool shared)
+{
+    char err[256] = "";
+
+    (void) snprintf(root, sizeof(root), "%s/t.XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    cfg = cfg_with_fs(root);
+    if (shared) {
+        ck_assert_msg(naming_pair_start(&pair, loop, cfg, err, sizeof(err)) == 0, "%s", err);
+        nm = pair.worker;
+    } else {
+        nm = naming_new(loop, cfg, err, sizeof(err));
+        ck_assert_msg(nm != NULL, "naming_new: %s", err);
+    }
+    naming_set_on_change(nm, on_change, NULL);
+    changes = 0;
+    shared_mode = shared;
+}
+
 static void
 setup(void)
 {
-    char err[256] = "";
-
-    (void) snprintf(root, sizeof(root), "%s/t.XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(root));
-    loop = ev_loop_new(EVFLAG_AUTO);
-    ck_assert_ptr_nonnull(loop);
-    cfg = cfg_with_fs(root);
-    nm = naming_new(loop, cfg, err, sizeof(err));
-    ck_assert_msg(nm != NULL, "naming_new: %s", err);
-    naming_set_on_change(nm, on_change, NULL);
-    changes = 0;
+    setup_mode(false);
 }
 
-/* The same, but <nm> is a worker's shared naming fed by the master's name service. */
 static void
 setup_shared(void)
 {
-    char err[256] = "";
-
-    (void) snprintf(root, sizeof(root), "%s/t.XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(root));
-    loop = ev_loop_new(EVFLAG_AUTO);
-    ck_assert_ptr_nonnull(loop);
-    cfg = cfg_with_fs(root);
-    ck_assert_msg(naming_pair_start(&pair, loop, cfg, err, sizeof(err)) == 0, "%s", err);
-    nm = pair.worker;
-    naming_set_on_change(nm, on_change, NULL);
-    changes = 0;
-    shared_mode = true;
+    setup_mode(true);
 }
 
 static void
@@ -1043,6 +1045,20 @@ START_TEST(test_naming_without_namers)
 }
 END_TEST
 
+/* The io.l5d.fs cases, run by a worker's own naming and by a shared one. */
+static void
+add_fs_cases(TCase *tc)
+{
+    tcase_add_test(tc, test_naming_fs_weights_and_comments);
+    tcase_add_test(tc, test_naming_fs_malformed_lines);
+    tcase_add_test(tc, test_naming_fs_nul_byte);
+    tcase_add_test(tc, test_naming_fs_size_limit);
+    tcase_add_test(tc, test_naming_fs_edit_seen_within_a_second);
+    tcase_add_test(tc, test_naming_fs_delete_is_neg);
+    tcase_add_test(tc, test_naming_fs_created_later);
+    tcase_add_test(tc, test_naming_fs_subdirectories);
+}
+
 static Suite *
 naming_suite(void)
 {
@@ -1052,14 +1068,7 @@ naming_suite(void)
     tc = tcase_create("fs");
     tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_naming_fs_weights_and_comments);
-    tcase_add_test(tc, test_naming_fs_malformed_lines);
-    tcase_add_test(tc, test_naming_fs_nul_byte);
-    tcase_add_test(tc, test_naming_fs_size_limit);
-    tcase_add_test(tc, test_naming_fs_edit_seen_within_a_second);
-    tcase_add_test(tc, test_naming_fs_delete_is_neg);
-    tcase_add_test(tc, test_naming_fs_created_later);
-    tcase_add_test(tc, test_naming_fs_subdirectories);
+    add_fs_cases(tc);
     tcase_add_test(tc, test_naming_fs_tree_present_at_start);
     tcase_add_test(tc, test_naming_fs_custom_prefix);
     tcase_add_test(tc, test_naming_port_transformer);
@@ -1072,14 +1081,7 @@ naming_suite(void)
     tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
     tcase_add_checked_fixture(tc, setup_shared, teardown);
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_naming_fs_weights_and_comments);
-    tcase_add_test(tc, test_naming_fs_malformed_lines);
-    tcase_add_test(tc, test_naming_fs_nul_byte);
-    tcase_add_test(tc, test_naming_fs_size_limit);
-    tcase_add_test(tc, test_naming_fs_edit_seen_within_a_second);
-    tcase_add_test(tc, test_naming_fs_delete_is_neg);
-    tcase_add_test(tc, test_naming_fs_created_later);
-    tcase_add_test(tc, test_naming_fs_subdirectories);
+    add_fs_cases(tc);
     tcase_add_test(tc, test_naming_fs_custom_prefix);
     tcase_add_test(tc, test_naming_shared_inet);
     tcase_add_test(tc, test_naming_inet_unresolvable);
