@@ -1129,6 +1129,19 @@ response_body_complete(const struct request *r)
     return false;
 }
 
+/* Whether writing the ready bytes (and the head, if still buffered) ends the response. */
+static bool
+response_ends_with_ready(const struct request *r)
+{
+    switch (r->resp_body) {
+    case HTTP1_BODY_NONE: return true;
+    case HTTP1_BODY_LENGTH: return r->resp_ready == r->resp_left;
+    case HTTP1_BODY_CHUNKED: return r->resp_chunked.state == -1;
+    case HTTP1_BODY_UNTIL_CLOSE: return false;
+    }
+    return false;
+}
+
 static void finish_request(struct conn *c);
 
 /* Reads from the upstream. Returns >0 bytes, 0 nothing now, -1 EOF, -2 error (errno). */
@@ -1291,8 +1304,14 @@ step_response(struct conn *c)
 
     /* write what we have to the client */
     if ((c->out && buf_len(c->out)) || r->resp_ready) {
-        ssize_t n = write_client(c, r->resp_ready ? u->in->data + u->in->start : NULL,
-                                 r->resp_ready);
+        ssize_t n;
+
+        /* Zipkin's "ss": a server span ends when the response's last bytes go to the
+         * kernel, not once the write returned (by then the client may have read them and
+         * ended the span that is this one's parent) */
+        if (r->trace.sampled && response_ends_with_ready(r))
+            r->resp_sent_mono_us = clock_mono_us();
+        n = write_client(c, r->resp_ready ? u->in->data + u->in->start : NULL, r->resp_ready);
 
         if (n < 0)
             return true;

@@ -178,6 +178,7 @@ struct request {
     const struct endpoint_state *failed_ep; /* last endpoint that failed: not picked again
                                              * while others exist (only compared) */
     uint64_t req_bytes, resp_bytes;
+    uint64_t resp_sent_mono_us; /* sampled: the last response bytes went to the kernel */
     char residual[128];       /* of the bound name, for the spans */
     struct sockaddr_storage up_addr; /* the endpoint of the last attempt */
     bool have_up_addr;

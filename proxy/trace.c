@@ -259,8 +259,11 @@ trace_client_start(struct req_trace *t)
     if (t->client_started)
         return;
     t->client_started = true;
-    t->client_start_wall_us = clock_wall_us();
     t->client_start_mono_us = clock_mono_us();
+    /* on the server span's timeline (its wall start plus monotonic time since): two
+     * independent clock reads could put the child a microsecond outside its parent */
+    t->client_start_wall_us =
+        t->server_start_wall_us + (t->client_start_mono_us - t->server_start_mono_us);
 }
 
 static void
@@ -357,9 +360,14 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
         svc = o->client_id + (o->client_id[0] == '/');
     const char *q;
     struct span s;
+    uint64_t end_mono_us;
 
     if (!t->sampled)
         return;
+    /* one end for both spans (the client span must not outlast its parent by the
+     * microseconds between two clock reads): when the response's last bytes were handed
+     * to the kernel (Zipkin's "ss", conn.c), else now */
+    end_mono_us = r->resp_sent_mono_us ? r->resp_sent_mono_us : clock_mono_us();
     memset(&s, 0, sizeof(s));
     if (!c->have_local) {
         /* once per connection, and only for connections with sampled requests */
@@ -382,7 +390,7 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
     s.kind = SPAN_KIND_SERVER;
     s.flags = SPAN_F_SAMPLED | ((t->server.flags & TRACECTX_F_DEBUG) ? SPAN_F_DEBUG : 0);
     s.timestamp_us = t->server_start_wall_us;
-    s.duration_us = MESH_MAX(clock_mono_us() - t->server_start_mono_us, (uint64_t) 1);
+    s.duration_us = MESH_MAX(end_mono_us - t->server_start_mono_us, (uint64_t) 1);
     set_name(&s, t->method, lower, sizeof(lower));
     if (rt->cfg->span_server_by_router) {
         s.local.service = rt->cfg->label;
@@ -419,7 +427,7 @@ trace_finish(struct conn *c, const struct req_trace *t, const struct trace_outco
         s.parent_id = t->client.parent_id;
         s.kind = SPAN_KIND_CLIENT;
         s.timestamp_us = t->client_start_wall_us;
-        s.duration_us = MESH_MAX(clock_mono_us() - t->client_start_mono_us, (uint64_t) 1);
+        s.duration_us = MESH_MAX(end_mono_us - t->client_start_mono_us, (uint64_t) 1);
         s.local.service = svc;
         s.local.service_len = strlen(svc);
         memset(&s.remote, 0, sizeof(s.remote));

@@ -23,6 +23,7 @@
 
 struct got_span {
     uint64_t trace_hi, trace_lo, span_id, parent_id;
+    uint64_t timestamp_us, duration_us;
     int kind;
     char service[96];
     char router[32];
@@ -53,6 +54,8 @@ on_span(const struct span *s, void *arg)
     g->trace_lo = s->trace_lo;
     g->span_id = s->span_id;
     g->parent_id = s->parent_id;
+    g->timestamp_us = s->timestamp_us;
+    g->duration_us = s->duration_us;
     g->kind = s->kind;
     g->flags = s->flags;
     snprintf(g->service, sizeof(g->service), "%.*s", (int) s->local.service_len, s->local.service);
@@ -358,7 +361,7 @@ START_TEST(test_tracing_hello_world_gives_eight_spans_in_one_trace)
     char yaml[4096], body[256], logp[700], hport[16], wport[16], proxy[64];
     const char *bin = getenv("TESTSRV");
     int world_port = harness_free_port(), hello_port = harness_free_port();
-    int depth = 0;
+    int depth = 0, chain[8];
     uint64_t parent = 0;
 
     snprintf(hport, sizeof(hport), "%d", hello_port);
@@ -411,6 +414,20 @@ START_TEST(test_tracing_hello_world_gives_eight_spans_in_one_trace)
         ck_assert_msg(found >= 0, "no span at depth %d", depth);
         ck_assert_int_eq(spans[found].kind, depth % 2 == 0 ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT);
         ck_assert_str_eq(spans[found].router, (depth / 2) % 2 == 0 ? "out" : "in");
+        /* and each lies within its parent, in one process or across a hop: a server span
+         * ends when its response goes to the kernel (before its client can read it) and a
+         * client span starts before its request is sent */
+        if (depth > 0) {
+            const struct got_span *p = &spans[chain[depth - 1]], *c = &spans[found];
+
+            ck_assert_msg(c->timestamp_us >= p->timestamp_us &&
+                              c->timestamp_us + c->duration_us <= p->timestamp_us + p->duration_us,
+                          "span at depth %d [%llu +%llu] is not within its parent [%llu +%llu]",
+                          depth, (unsigned long long) c->timestamp_us,
+                          (unsigned long long) c->duration_us, (unsigned long long) p->timestamp_us,
+                          (unsigned long long) p->duration_us);
+        }
+        chain[depth] = found;
         parent = spans[found].span_id;
     }
 }
