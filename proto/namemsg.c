@@ -7,6 +7,7 @@
 #include <msgpack.h>
 
 #include "proto/ipc.h"
+#include "proto/mpskip.h"
 
 /* A msgpack-c write callback into a fixed buffer: refuses what does not fit. */
 struct fixbuf {
@@ -62,13 +63,16 @@ namemsg_key_encode(uint32_t type, const char *key, size_t key_len, char *buf, si
 }
 
 /* Unpacks the one msgpack value after the header of <msg>; false unless it is exactly
- * one value filling the rest. */
+ * one value filling the rest. msgpack-c allocates for every element a container declares
+ * before it sees them (20 bytes could ask for 256 GiB), so the bytes are walked first
+ * (mp_skip): what it may then allocate is bounded by the message's size. */
 static bool
 unpack_one(const char *msg, size_t len, msgpack_unpacked *u)
 {
     size_t off = sizeof(struct ipc_msg);
+    const uint8_t *p = (const uint8_t *) msg + off, *end = (const uint8_t *) msg + len;
 
-    if (len <= off || len > NAMEMSG_MAX)
+    if (len <= off || len > NAMEMSG_MAX || mp_skip(&p, end, 1) != 0 || p != end)
         return false;
     return msgpack_unpack_next(u, msg, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len;
 }

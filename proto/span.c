@@ -21,6 +21,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proto/mpskip.h"
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -505,108 +507,13 @@ rd_array(struct rd *r, size_t min, size_t *n)
     return F_OK;
 }
 
-/* Skips <count> msgpack values of any type. Iterative: a container adds its elements to
- * the count still to skip, so nesting costs no stack, and since every value takes at least
- * one byte, the loop ends within rd_left() iterations. */
+/* Skips <count> msgpack values of any type (proto/mpskip.h). */
 static enum fault
 rd_skip(struct rd *r, uint64_t count)
 {
-    while (count > 0) {
-        size_t left = rd_left(r), hdr, body;
-        uint64_t n;
-        uint8_t b;
+    int e = mp_skip(&r->p, r->end, count);
 
-        if (count > left)
-            return F_TRUNC; /* each value needs a byte */
-        b = *r->p;
-        count--;
-        if (b < 0x80 || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) { /* fixint, nil, bool */
-            r->p++;
-            continue;
-        }
-        if (b <= 0x8f) {
-            count += 2 * (uint64_t) (b & 0x0f);
-            r->p++;
-            continue;
-        }
-        if (b <= 0x9f) {
-            count += b & 0x0f;
-            r->p++;
-            continue;
-        }
-        if (b <= 0xbf) {
-            hdr = 1;
-            body = b & 0x1f;
-        } else {
-            switch (b) {
-            case 0xc1:
-                return F_TYPE; /* never used */
-            case 0xc4:
-            case 0xc5:
-            case 0xc6: /* bin 8/16/32 */
-                hdr = 1 + ((size_t) 1 << (b - 0xc4));
-                if (left < hdr)
-                    return F_TRUNC;
-                body = (size_t) get_be(r->p + 1, hdr - 1);
-                break;
-            case 0xc7:
-            case 0xc8:
-            case 0xc9: /* ext 8/16/32: length, type, data */
-                hdr = 2 + ((size_t) 1 << (b - 0xc7));
-                if (left < hdr)
-                    return F_TRUNC;
-                body = (size_t) get_be(r->p + 1, hdr - 2);
-                break;
-            case 0xca:
-            case 0xcb: /* float 32/64 */
-                hdr = 1;
-                body = b == 0xca ? 4 : 8;
-                break;
-            case 0xcc:
-            case 0xcd:
-            case 0xce:
-            case 0xcf: /* uint */
-                hdr = 1;
-                body = (size_t) 1 << (b - 0xcc);
-                break;
-            case 0xd0:
-            case 0xd1:
-            case 0xd2:
-            case 0xd3: /* int */
-                hdr = 1;
-                body = (size_t) 1 << (b - 0xd0);
-                break;
-            case 0xd4:
-            case 0xd5:
-            case 0xd6:
-            case 0xd7:
-            case 0xd8: /* fixext: type, data */
-                hdr = 2;
-                body = (size_t) 1 << (b - 0xd4);
-                break;
-            case 0xd9:
-            case 0xda:
-            case 0xdb: /* str 8/16/32 */
-                hdr = 1 + ((size_t) 1 << (b - 0xd9));
-                if (left < hdr)
-                    return F_TRUNC;
-                body = (size_t) get_be(r->p + 1, hdr - 1);
-                break;
-            default: /* 0xdc..0xdf: array 16/32, map 16/32 */
-                hdr = (b & 1) ? 5 : 3;
-                if (left < hdr)
-                    return F_TRUNC;
-                n = get_be(r->p + 1, hdr - 1);
-                count += b >= 0xde ? 2 * n : n;
-                r->p += hdr;
-                continue;
-            }
-        }
-        if (left < hdr || left - hdr < body)
-            return F_TRUNC;
-        r->p += hdr + body;
-    }
-    return F_OK;
+    return e == 0 ? F_OK : e == -EINVAL ? F_TYPE : F_TRUNC;
 }
 
 /* Reads an endpoint [service, ip, port, ...]; <fld> is the row of its "endpoint" reason,

@@ -282,6 +282,21 @@ START_TEST(test_namemsg_state_rejects)
     };
     struct namemsg_state back;
     size_t n = with_field(-1, NULL, 0);
+    /* containers that declare more elements than there are bytes: refused before
+     * msgpack-c would allocate for them (map32 of 2^32-1 pairs: 256 GiB; fuzz_namemsg) */
+    static const char huge[][8] = {"\xdf\xff\xff\xff\xff", "\xdd\xff\xff\xff\xff",
+                                   "\x99\xdc\xff\xff"};
+    const char *key;
+    size_t key_len;
+
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        struct ipc_msg h = {.type = IPC_NAME_STATE};
+
+        memcpy(buf, &h, sizeof(h));
+        memcpy(buf + sizeof(h), huge[i], 5);
+        ck_assert_int_eq(namemsg_state_decode(buf, sizeof(h) + 5, &back, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(namemsg_key_decode(buf, sizeof(h) + 5, &key, &key_len), -EINVAL);
+    }
 
     ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), 0); /* as built: fine */
     ck_assert_uint_eq(back.n, 1);
