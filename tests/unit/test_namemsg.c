@@ -281,7 +281,7 @@ START_TEST(test_namemsg_state_rejects)
          23, "a port beyond 65535"},
     };
     struct namemsg_state back;
-    size_t n = with_field(-1, NULL, 0);
+    size_t n;
     /* containers that declare more elements than there are bytes: refused before
      * msgpack-c would allocate for them (map32 of 2^32-1 pairs: 256 GiB; fuzz_namemsg) */
     static const char huge[][8] = {"\xdf\xff\xff\xff\xff", "\xdd\xff\xff\xff\xff",
@@ -297,6 +297,7 @@ START_TEST(test_namemsg_state_rejects)
         ck_assert_int_eq(namemsg_state_decode(buf, sizeof(h) + 5, &back, NULL, NULL), -EINVAL);
         ck_assert_int_eq(namemsg_key_decode(buf, sizeof(h) + 5, &key, &key_len), -EINVAL);
     }
+    n = with_field(-1, NULL, 0);
 
     ck_assert_int_eq(namemsg_state_decode(buf, n, &back, NULL, NULL), 0); /* as built: fine */
     ck_assert_uint_eq(back.n, 1);
