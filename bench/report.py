@@ -111,6 +111,12 @@ class Session:
                 r[k] = num(r[k])
         self.rows_status = {r["row"]: r for r in read_tsv(os.path.join(raw, "rows.tsv"))}
         self.mem = {r["row"]: r for r in read_tsv(os.path.join(raw, "mem.tsv"))}
+        self.lat = read_tsv(os.path.join(raw, "latency.tsv"))  # bench/run --latency
+        for r in self.lat:
+            r["valid"] = r["valid"] == "1"
+            for k in ("rate", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "lag_p99_us",
+                      "late_sends", "scheduled"):
+                r[k] = num(r[k])
         self.layouts = self.meta.get("layouts", "").split()
         self.rows = self.meta.get("rows", "direct").split()
         self.quick = self.meta.get("quick") == "1"
@@ -350,7 +356,62 @@ class Session:
             if not r["valid"]:
                 out.append("- %s rep %s %s (%s): %s — `%s`" % (
                     r["layout"], r["rep"], r["row"], r["kind"], r["reason"], r["raw"]))
+        for r in self.lat:
+            if not r["valid"]:
+                out.append("- B rep %s %s (latency at %s%%): %s — `%s`" % (
+                    r["rep"], r["row"], r["pct"], r["reason"], r["raw"]))
         return out
+
+    def latency_table(self):
+        """bench/run --latency: open-loop latency at fixed loads in layout B, per row, and
+        what each proxy adds to direct (per repetition, then the median)."""
+        m = self.meta
+        if m.get("latency_fail"):
+            return ["Not measured: %s." % esc(m["latency_fail"])]
+        L = ["mesh-openloop (`%s`), %s connections, %s s after %s s of warm-up, pinned with "
+             "everything else on CPU 1. Loads are fractions of the lowest proxy peak of layout B "
+             "in this session: %s req/s (%s). Latency is counted from each request's scheduled "
+             "time, so stalls are not hidden; medians over valid repetitions. *Added* is the "
+             "row minus direct at the same load and repetition (median). A point with any error "
+             "or more than 1%% of its sends late (the load was not applied) is invalid."
+             % (m.get("openloop", "?"), m["conns"], m["duration"], m["warmup"],
+                m.get("latency_peak", "?"), m.get("latency_peak_row", "?")), "",
+             "| load | rate | row | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 "
+             "| added p99.9 | late sends | valid runs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        pcts = sorted({int(r["pct"]) for r in self.lat})
+        for pct in pcts:
+            direct = {r["rep"]: r for r in self.lat
+                      if int(r["pct"]) == pct and r["row"] == "direct" and r["valid"]}
+            for row in self.rows:
+                pts = [r for r in self.lat if int(r["pct"]) == pct and r["row"] == row]
+                if not pts:
+                    continue
+                ok = [r for r in pts if r["valid"]]
+                rate = pts[0]["rate"]
+
+                def mk(key):
+                    return med([r[key] for r in ok if r[key] is not None])
+
+                def added(key):
+                    if row == "direct":
+                        return "—"
+                    d = [r[key] - direct[r["rep"]][key] for r in ok
+                         if r["rep"] in direct and r[key] is not None
+                         and direct[r["rep"]][key] is not None]
+                    if not d:
+                        return "—"
+                    v = med(d)
+                    return ("+" if v >= 0 else "−") + f_us(abs(v))
+
+                late = sum(int(r["late_sends"] or 0) for r in ok)
+                sched = sum(int(r["scheduled"] or 0) for r in ok)
+                L.append("| %d%% | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |"
+                         % (pct, f_rps(rate), row, f_us(mk("p50_us")), f_us(mk("p90_us")),
+                            f_us(mk("p99_us")), f_us(mk("p999_us")), f_us(mk("max_us")),
+                            added("p50_us"), added("p99_us"), added("p999_us"),
+                            "%d/%d" % (late, sched) if ok else "—", len(ok), len(pts)))
+        return L
 
     def report(self, name):
         L = ["# meshd benchmark %s" % name, "", self.status_line(), ""]
@@ -385,6 +446,9 @@ class Session:
             L += lines
             if notes:
                 L += [""] + notes
+        if self.meta.get("latency") == "1":
+            L += ["", "## Latency at fixed load (layout B, open-loop)", ""]
+            L += self.latency_table()
         bad = self.invalid_runs()
         if bad:
             L += ["", "## Invalid runs (left out of the figures)", ""] + bad
