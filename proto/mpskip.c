@@ -2,17 +2,6 @@
 #include "proto/mpskip.h"
 
 #include <errno.h>
-#include <stddef.h>
-
-static inline uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 int
 mp_skip(const uint8_t **pp, const uint8_t *end, uint64_t count)
@@ -61,7 +50,7 @@ mp_skip(const uint8_t **pp, const uint8_t *end, uint64_t count)
                     r = -EMSGSIZE;
                     goto out;
                 }
-                body = (size_t) get_be(p + 1, hdr - 1);
+                body = (size_t) mp_get_be(p + 1, hdr - 1);
                 break;
             case 0xc7:
             case 0xc8:
@@ -71,7 +60,7 @@ mp_skip(const uint8_t **pp, const uint8_t *end, uint64_t count)
                     r = -EMSGSIZE;
                     goto out;
                 }
-                body = (size_t) get_be(p + 1, hdr - 2);
+                body = (size_t) mp_get_be(p + 1, hdr - 2);
                 break;
             case 0xca:
             case 0xcb: /* float 32/64 */
@@ -108,7 +97,7 @@ mp_skip(const uint8_t **pp, const uint8_t *end, uint64_t count)
                     r = -EMSGSIZE;
                     goto out;
                 }
-                body = (size_t) get_be(p + 1, hdr - 1);
+                body = (size_t) mp_get_be(p + 1, hdr - 1);
                 break;
             default: /* 0xdc..0xdf: array 16/32, map 16/32 */
                 hdr = (b & 1) ? 5 : 3;
@@ -116,7 +105,7 @@ mp_skip(const uint8_t **pp, const uint8_t *end, uint64_t count)
                     r = -EMSGSIZE;
                     goto out;
                 }
-                n = get_be(p + 1, hdr - 1);
+                n = mp_get_be(p + 1, hdr - 1);
                 count += b >= 0xde ? 2 * n : n;
                 p += hdr;
                 continue;

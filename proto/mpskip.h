@@ -9,7 +9,20 @@
 #ifndef MESH_PROTO_MPSKIP_H
 #define MESH_PROTO_MPSKIP_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* The big-endian unsigned integer in the <n> (at most 8) bytes at <p>: msgpack's lengths
+ * and integers. */
+static inline uint64_t
+mp_get_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
 
 /* Skips <count> values starting at *p (not past <end>) and advances *p past them.
  * 0; -EMSGSIZE truncated (or a container declaring more elements than bytes remain);

@@ -382,16 +382,6 @@ rd_left(const struct rd *r)
 }
 
 static inline uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static inline uint64_t
 get_be64(const uint8_t *p)
 {
     uint64_t v;
@@ -431,7 +421,7 @@ rd_uint(struct rd *r, uint64_t *v)
         return F_TRUNC;
     if (b >= 0xd0 && (r->p[1] & 0x80))
         return F_TYPE; /* a negative value is not an unsigned integer */
-    *v = get_be(r->p + 1, n);
+    *v = mp_get_be(r->p + 1, n);
     r->p += 1 + n;
     return F_OK;
 }
@@ -466,7 +456,7 @@ rd_str(struct rd *r, const char **s, size_t *len)
         hdr = 1 + ((size_t) 1 << (b - 0xd9));
         if (unlikely(left < hdr))
             return F_TRUNC;
-        n = get_be(r->p + 1, hdr - 1);
+        n = mp_get_be(r->p + 1, hdr - 1);
     } else {
         return F_TYPE;
     }
@@ -497,7 +487,7 @@ rd_array(struct rd *r, size_t min, size_t *n)
         hdr = b == 0xdc ? 3 : 5;
         if (unlikely(left < hdr))
             return F_TRUNC;
-        *n = get_be(r->p + 1, hdr - 1);
+        *n = mp_get_be(r->p + 1, hdr - 1);
     } else {
         return F_TYPE;
     }
@@ -545,7 +535,7 @@ rd_endpoint(struct rd *r, struct span_endpoint *e, enum field *fld)
         hdr = 1 + ((size_t) 1 << (*r->p - 0xc4));
         if (rd_left(r) < hdr)
             return F_TRUNC;
-        ip_len = (size_t) get_be(r->p + 1, hdr - 1);
+        ip_len = (size_t) mp_get_be(r->p + 1, hdr - 1);
         if (ip_len != 4 && ip_len != 16)
             return F_RANGE;
         if (rd_left(r) - hdr < ip_len)
@@ -703,7 +693,7 @@ decode(struct rd *r, struct span *s, enum field *fld)
         hdr = *r->p == 0xde ? 3 : 5;
         if (rd_left(r) < hdr)
             return F_TRUNC;
-        n_tags = get_be(r->p + 1, hdr - 1);
+        n_tags = mp_get_be(r->p + 1, hdr - 1);
     } else {
         return F_TYPE;
     }

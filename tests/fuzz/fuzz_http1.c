@@ -23,13 +23,9 @@
 
 #include "proto/http1.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz_check.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void roundtrip_request(const struct http1_request *r, size_t head_len);
 static void roundtrip_response(const struct http1_response *r, size_t head_len, bool to_head);
@@ -91,7 +87,6 @@ scan_split(const char *p, size_t n, size_t step, size_t *ret_used)
     *ret_used = off;
     return 0;
 }
-
 
 static const struct http1_limits stream_lim = {
     .max_request_line = 4096, .max_head = 8192, .max_headers = 64};
